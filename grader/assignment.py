@@ -1,0 +1,144 @@
+"""Where an assignment lives, what it grades, and which version it is.
+
+An assignment is a folder holding ``suites/`` (the grading suites) and
+``solutions/`` (the reference, imported by the suites), optionally a
+``grader.toml`` with the exercises' display order.  The engine learns the
+exercises from the suites' ``exercise`` markers, never from a list of its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+
+
+class AssignmentError(Exception):
+    """The assignment folder is unusable; the message says what to do."""
+
+
+@dataclass
+class TestInfo:
+    nodeid: str
+    exercise: str
+    points: float
+    gpu: bool
+
+
+@dataclass
+class Assignment:
+    root: Path
+    tests: list[TestInfo] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+
+    @property
+    def suites(self) -> Path:
+        return self.root / "suites"
+
+    @classmethod
+    def locate(cls, given: str | None = None) -> "Assignment":
+        """``--assignment``, else $GRADER_ASSIGNMENT, else the nearest folder
+        above the current one with ``suites/``, else the checkout holding grader."""
+        candidates = []
+        if given:
+            candidates.append(Path(given))
+        elif os.environ.get("GRADER_ASSIGNMENT"):
+            candidates.append(Path(os.environ["GRADER_ASSIGNMENT"]))
+        else:
+            here = Path.cwd().resolve()
+            candidates += [here, *here.parents]
+            candidates.append(Path(__file__).resolve().parents[1])
+        for c in candidates:
+            if (c / "suites").is_dir():
+                return cls(c.resolve(), order=_read_order(c))
+        where = candidates[0] if given or os.environ.get("GRADER_ASSIGNMENT") else Path.cwd()
+        raise AssignmentError(
+            f"no assignment found at {where}: an assignment folder holds suites/ and solutions/. "
+            "Run grader from it, or pass --assignment DIR.")
+
+    def version(self) -> str:
+        """A hash of the suites, the reference and the engine: changing any regrades."""
+        h = hashlib.sha256(__version__.encode())
+        for sub in ("suites", "solutions"):
+            for p in sorted((self.root / sub).rglob("*.py")):
+                if "__pycache__" in p.parts:
+                    continue
+                h.update(str(p.relative_to(self.root)).encode())
+                h.update(p.read_bytes())
+        for p in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+            h.update(p.read_bytes())
+        return h.hexdigest()[:16]
+
+    def pytest_args(self) -> list[str]:
+        return [str(self.suites), "--rootdir", str(self.root), "-p", "no:cacheprovider",
+                "-p", "no:randomly", "-o", "addopts=", "-o", "testpaths=", "-q"]
+
+    def collect(self) -> None:
+        """Import the suites and the reference in this process, and list the tests.
+
+        Done once in the warm parent: every judge forked afterwards finds the
+        modules imported (and assertion-rewritten) already.
+        """
+        import pytest
+
+        from .plugin import _hypothesis_profile, exercise_of, points_of
+
+        # @given bakes the settings profile in at import time: load ours first.
+        _hypothesis_profile()
+
+        collected: list[TestInfo] = []
+        errors: list[str] = []
+
+        class Collector:
+            def pytest_collection_modifyitems(self, items):
+                for item in items:
+                    collected.append(TestInfo(item.nodeid, exercise_of(item), points_of(item),
+                                              item.get_closest_marker("gpu") is not None))
+
+            def pytest_collectreport(self, report):
+                if report.failed:
+                    errors.append(f"{report.nodeid}: {report.longreprtext[-3000:]}")
+
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        devnull = open(os.devnull, "w")
+        old = sys.stdout
+        sys.stdout = devnull
+        try:
+            code = pytest.main([*self.pytest_args(), "--collect-only"], plugins=[Collector()])
+        finally:
+            sys.stdout = old
+            devnull.close()
+        if errors or code not in (0, 5):
+            raise AssignmentError("the grading suites could not be loaded:\n" + "\n".join(errors or [f"pytest exit {code}"]))
+        if not collected:
+            raise AssignmentError(f"no grading tests found in {self.suites}")
+        self.tests = collected
+
+    @property
+    def exercises(self) -> list[str]:
+        found = list(dict.fromkeys(t.exercise for t in self.tests))
+        ordered = [e for e in self.order if e in found]
+        return ordered + sorted(e for e in found if e not in ordered)
+
+    def max_by_exercise(self, gpu: bool = False) -> dict[str, float]:
+        out = {e: 0.0 for e in self.exercises}
+        for t in self.tests:
+            if gpu or not t.gpu:
+                out[t.exercise] += t.points
+        return out
+
+
+def _read_order(root: Path) -> list[str]:
+    cfg = root / "grader.toml"
+    if not cfg.is_file():
+        return []
+    try:
+        data = tomllib.loads(cfg.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise AssignmentError(f"{cfg} is not valid TOML: {exc}") from None
+    return [str(e) for e in data.get("exercises", [])]

@@ -1,0 +1,259 @@
+"""Grading a class: the warm parent that forks one judge per submission.
+
+Process model (see docs/architecture.md):
+
+    grader run (this process, warm: torch, pytest, hypothesis, suites, reference)
+      ├── fork → judge for submission A (pytest over the suites) ──┐ requests
+      ├── fork → judge for submission B                             │ over a Unix socket
+      └── zygote (fresh `python -I`, torch only; sandboxed) ◄───────┘
+            ├── fork → worker for A (student code, limits)
+            └── fork → worker for B
+
+The parent never runs a parallel torch op (it pins one thread before
+anything), so forked children cannot hang in OpenMP; each judge has a
+wall-clock budget and is killed past it; each result is written atomically
+as it arrives, and a finished submission is not graded again on resume.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import reportio
+from .assignment import Assignment
+from .progress import Progress
+from .reporters import csv_report, gradescope, junit
+from .results import SubmissionResult, error_result, from_judge_report
+from .submissions import Submission, content_key, discover, prepare
+
+
+@dataclass
+class BatchOptions:
+    submissions: list[str]
+    out: Path
+    jobs: int = 1
+    isolation: str = "process"
+    call_timeout: float = 10.0
+    submission_timeout: float = 600.0
+    resume: bool = True
+    junit: bool = False
+    assignment: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    results: list[SubmissionResult]
+    exercises: list[str]
+    gpu_lane: bool
+    protections: list[str]
+    elapsed: float
+
+
+class ResumeStore:
+    """Finished submissions, keyed by their content and the assignment version."""
+
+    def __init__(self, folder: Path, version: str):
+        self.folder = folder
+        self.version = version
+
+    def key(self, sub: Submission) -> str:
+        return hashlib.sha256(f"{self.version}:{content_key(sub.source)}".encode()).hexdigest()
+
+    def get(self, sub: Submission) -> SubmissionResult | None:
+        path = self.folder / f"{sub.slug}.json"
+        try:
+            data = json.loads(path.read_text())
+            if data.get("key") == self.key(sub):
+                return SubmissionResult.from_json(data["result"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def put(self, sub: Submission, result: SubmissionResult) -> None:
+        reportio.write_json_atomic(self.folder / f"{sub.slug}.json",
+                                   {"key": self.key(sub), "result": result.to_json()})
+
+
+def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
+                 zygote_socket: str | None, opts: BatchOptions) -> None:
+    """Runs in the forked judge; never returns."""
+    code = 97
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = sys.stdout
+        import pytest
+        import torch
+
+        torch.set_num_threads(1)
+        args = [*assignment.pytest_args(), "--grader-submission", str(prepared),
+                "--grader-report", str(report), "--grader-isolation", opts.isolation,
+                "--grader-timeout", str(opts.call_timeout)]
+        if zygote_socket:
+            args += ["--grader-zygote", zygote_socket]
+        code = int(pytest.main(args))
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001
+        code = 98
+    finally:
+        os._exit(code)
+
+
+class _Running:
+    def __init__(self, sub: Submission, pid: int, report: Path, log: Path):
+        self.sub, self.pid, self.report, self.log = sub, pid, report, log
+        self.started = time.monotonic()
+        self.timed_out = False
+
+
+def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
+    stream = stream or sys.stdout
+    t0 = time.monotonic()
+    import torch
+
+    torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
+    from . import sandbox
+    from .channels import make_scratch, remove_scratch
+
+    assignment = Assignment.locate(opts.assignment)
+    assignment.collect()
+    exercises = assignment.exercises
+    subs = discover(opts.submissions)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResumeStore(out / ".grader-state", assignment.version())
+    max_cpu = assignment.max_by_exercise(gpu=False)
+
+    results: dict[str, SubmissionResult] = {}
+    pending: list[Submission] = []
+    for sub in subs:
+        cached = store.get(sub) if opts.resume else None
+        if cached is not None:
+            results[sub.slug] = cached
+        else:
+            pending.append(sub)
+
+    def flush_csv() -> None:
+        csv_report.write(out / "grades.csv", [results[s.slug] for s in subs if s.slug in results], exercises)
+
+    progress = Progress(len(subs), 0, stream)
+    for sub in subs:
+        if sub.slug in results:
+            progress.advance(results[sub.slug], cached=True)
+
+    scratch = Path(make_scratch())
+    protections: list[str] = []
+    zygote = None
+    try:
+        if opts.isolation == "process" and pending:
+            zygote, protections = sandbox.start_zygote_for_batch(str(scratch))
+        elif opts.isolation == "inline":
+            protections = ["none: student code runs inside the judge (--isolation inline)"]
+        running: dict[int, _Running] = {}
+        queue = list(pending)
+        while queue or running:
+            while queue and len(running) < max(1, opts.jobs):
+                sub = queue.pop(0)
+                prepared = scratch / "subs" / sub.slug
+                try:
+                    prepare(sub.source, prepared)
+                except Exception as exc:  # noqa: BLE001 - never lose the row
+                    _finish(sub, error_result(sub.name, sub.slug, exercises,
+                                              f"the submission could not be read: {exc}", max_cpu),
+                            out, store, results, progress, flush_csv)
+                    continue
+                report, log = scratch / f"{sub.slug}.report.json", scratch / f"{sub.slug}.log"
+                sys.stdout.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _judge_child(assignment, prepared, report, log,
+                                 zygote.socket_path if zygote else None, opts)
+                running[pid] = _Running(sub, pid, report, log)
+            pid, status = _wait_any(running, opts.submission_timeout)
+            progress.tick()
+            if pid is None:
+                continue
+            job = running.pop(pid)
+            elapsed = time.monotonic() - job.started
+            result = _collect(job, status, exercises, max_cpu, elapsed, opts)
+            _finish(job.sub, result, out, store, results, progress, flush_csv)
+    finally:
+        progress.close()
+        if zygote is not None:
+            zygote.stop()
+        remove_scratch(str(scratch))
+
+    ordered = [results[s.slug] for s in subs]
+    flush_csv()
+    if opts.junit:
+        junit.write(out / "junit.xml", ordered)
+    gpu = any(r.gpu_lane for r in ordered)
+    return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0)
+
+
+def _wait_any(running: dict[int, _Running], budget: float) -> tuple[int | None, int]:
+    """Reap one finished judge, or kill one that ran past its budget."""
+    deadline = time.monotonic() + 0.2
+    while True:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid in running:
+            return pid, status
+        now = time.monotonic()
+        for job in running.values():
+            if now - job.started > budget:
+                try:
+                    os.killpg(job.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                _, status = os.waitpid(job.pid, 0)
+                job.timed_out = True
+                return job.pid, status
+        if now > deadline:
+            return None, 0
+        time.sleep(0.01)
+
+
+def _collect(job: _Running, status: int, exercises: list[str], max_cpu: dict[str, float],
+             elapsed: float, opts: BatchOptions) -> SubmissionResult:
+    sub = job.sub
+    if getattr(job, "timed_out", False):
+        return error_result(sub.name, sub.slug, exercises,
+                            f"grading took longer than {opts.submission_timeout:g} s and was stopped",
+                            max_cpu, elapsed)
+    try:
+        report = json.loads(job.report.read_text())
+    except (OSError, ValueError):
+        code = os.waitstatus_to_exitcode(status)
+        tail = ""
+        try:
+            tail = job.log.read_text(errors="replace")[-1500:]
+        except OSError:
+            pass
+        return error_result(sub.name, sub.slug, exercises,
+                            f"the grader could not finish this submission (judge exit {code}). {tail}".strip(),
+                            max_cpu, elapsed)
+    try:
+        return from_judge_report(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
+    except Exception as exc:  # noqa: BLE001
+        return error_result(sub.name, sub.slug, exercises, f"unreadable judge report ({exc})", max_cpu, elapsed)
+
+
+def _finish(sub, result, out, store, results, progress, flush_csv) -> None:
+    folder = out / sub.slug
+    gradescope.write(folder / "results.json", result)
+    store.put(sub, result)
+    results[sub.slug] = result
+    flush_csv()
+    progress.advance(result)

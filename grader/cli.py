@@ -1,0 +1,98 @@
+"""The ``grader`` command.
+
+Exit codes: 0 grading completed (whatever the scores), 2 usage error,
+3 the assignment itself is broken (a suite does not load), 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _table(outcome) -> str:
+    exercises = outcome.exercises
+    name_w = max([10] + [len(r.name) for r in outcome.results])
+    head = f"{'submission':<{name_w}}  {'score':>9}  " + "  ".join(f"{e:>10}" for e in exercises)
+    lines = [head, "-" * len(head)]
+    for r in outcome.results:
+        scores = r.exercise_scores()
+        cells = "  ".join(f"{scores.get(e, (0, 0))[0]:>6g}/{scores.get(e, (0, 0))[1]:<3g}" for e in exercises)
+        lines.append(f"{r.name:<{name_w}}  {r.score:>5g}/{r.max_score:<3g}  {cells}")
+        if r.error:
+            lines.append(f"{'':<{name_w}}  ! {r.error.splitlines()[0][:150]}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .assignment import AssignmentError
+    from .batch import BatchOptions, run_batch
+
+    jobs = args.jobs or os.cpu_count() or 1
+    opts = BatchOptions(submissions=args.submissions, out=Path(args.out), jobs=jobs,
+                        isolation=args.isolation, call_timeout=args.timeout,
+                        submission_timeout=args.submission_timeout, resume=not args.no_resume,
+                        junit=args.junit, assignment=args.assignment)
+    try:
+        outcome = run_batch(opts)
+    except AssignmentError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 3
+    print()
+    print(_table(outcome))
+    print()
+    print(f"graded {len(outcome.results)} submission(s) in {outcome.elapsed:.1f} s with -j {jobs}")
+    print("isolation: " + ("; ".join(outcome.protections) if outcome.protections else "n/a (nothing new to grade)"))
+    print("GPU lane: " + ("ran" if outcome.gpu_lane else
+                          "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only"))
+    print(f"wrote {Path(args.out) / 'grades.csv'} and {Path(args.out)}/<submission>/results.json")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import sandbox
+
+    ok_all = True
+    for name, ok, detail in sandbox.doctor():
+        print(f"{'ok ' if ok else 'NO '} {name:<12} {detail}")
+        ok_all &= ok or name == "torchvision"
+    print("mode: GRADER_SANDBOX=" + sandbox.mode())
+    return 0 if ok_all else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercise submissions.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="grade submissions and write grades.csv and results.json")
+    r.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                   help="a folder, a .ipynb notebook or a .zip archive, per student")
+    r.add_argument("--out", required=True, metavar="DIR", help="where grades.csv and results go")
+    r.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
+    r.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and solutions/")
+    r.add_argument("--isolation", choices=("process", "inline"), default="process",
+                   help="inline runs student code inside the judge: only for trusted code")
+    r.add_argument("--timeout", type=float, default=10.0, help="seconds per call into student code")
+    r.add_argument("--submission-timeout", type=float, default=600.0, help="seconds per submission")
+    r.add_argument("--no-resume", action="store_true", help="grade everything again")
+    r.add_argument("--junit", action="store_true", help="also write DIR/junit.xml")
+    r.set_defaults(func=cmd_run)
+    d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
+    d.set_defaults(func=cmd_doctor)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "jobs", 0) and args.jobs < 0:
+        print("grader: -j must be positive", file=sys.stderr)
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Assertions that explain themselves to a beginner.
+
+Each failure says what was called (by default the last call into student
+code), what came back and what was expected; for tensors: shape, dtype, the
+largest error and the first place it differs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .remote import StudentError, current_session, describe
+
+
+class GradingFailure(AssertionError):
+    """A test's verdict, phrased for the student."""
+
+
+def _what(what: str | None) -> str:
+    if what:
+        return what
+    session = current_session()
+    return session.last_call if session and session.last_call else "your code"
+
+
+def _fail(text: str, hint: str | None) -> None:
+    raise GradingFailure(text + (f"\nHint: {hint}" if hint else ""))
+
+
+def fail(message: str) -> None:
+    """Fail the test with ``message``."""
+    raise GradingFailure(message)
+
+
+def true(condition: Any, message: str, hint: str | None = None) -> None:
+    if not (type(condition) is bool and condition):
+        _fail(message, hint)
+
+
+def equal(actual: Any, expected: Any, what: str | None = None, hint: str | None = None) -> None:
+    """Exact equality of plain values, types included (``3`` is not ``3.0`` or ``True``)."""
+    if not _same(actual, expected):
+        _fail(f"{_what(what)} returned {describe(actual)}, expected {describe(expected)}.", hint)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
+    if isinstance(b, float) and math.isnan(b):
+        return math.isnan(a)
+    return a == b
+
+
+def close(actual: Any, expected: float, what: str | None = None, rtol: float = 1e-5,
+          atol: float = 1e-6, hint: str | None = None) -> None:
+    """A Python number close to ``expected``."""
+    if type(actual) not in (int, float):
+        _fail(f"{_what(what)} returned {describe(actual)} ({type(actual).__name__}), "
+              f"expected a Python number close to {expected!r}.", hint)
+    if not math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
+        _fail(f"{_what(what)} returned {actual!r}, expected {expected!r}.", hint)
+
+
+def tensor(actual: Any, expected: torch.Tensor, what: str | None = None, rtol: float = 1e-5,
+           atol: float = 1e-6, check_dtype: bool = True, hint: str | None = None) -> None:
+    """Same shape, dtype and values (within tolerance) as ``expected``."""
+    w = _what(what)
+    if not isinstance(actual, torch.Tensor):
+        _fail(f"{w} returned {describe(actual)} ({type(actual).__name__}), expected a tensor "
+              f"of shape {tuple(expected.shape)}.", hint)
+    if actual.shape != expected.shape:
+        _fail(f"{w} returned a tensor of shape {tuple(actual.shape)}, expected shape "
+              f"{tuple(expected.shape)}.", hint)
+    if check_dtype and actual.dtype != expected.dtype:
+        _fail(f"{w} returned dtype {str(actual.dtype).replace('torch.', '')}, expected "
+              f"{str(expected.dtype).replace('torch.', '')}.", hint)
+    if actual.numel() == 0:
+        return
+    a = actual.detach().to(torch.float64) if not actual.is_complex() else actual.detach()
+    e = expected.detach().to(a.dtype)
+    both_nan = torch.isnan(a) & torch.isnan(e)
+    ok = torch.isclose(a, e, rtol=rtol, atol=atol) | both_nan
+    if bool(ok.all()):
+        return
+    bad = (~ok).nonzero()
+    first = tuple(int(i) for i in bad[0])
+    diff = (a - e).abs()
+    diff = torch.where(torch.isnan(diff), torch.full_like(diff, math.inf), diff)
+    diff = torch.where(both_nan, torch.zeros_like(diff), diff)
+    n_bad = int(bad.shape[0])
+    _fail(
+        f"{w} returned wrong values: {n_bad} of {actual.numel()} differ; the largest error is "
+        f"{float(diff.max()):.6g}. First difference at index {list(first)}: got "
+        f"{a[first].item()!r}, expected {e[first].item()!r}."
+        + (f"\nGot:\n{describe(actual)}\nExpected:\n{describe(expected)}" if actual.numel() <= 64 else ""),
+        hint,
+    )
+
+
+def finite(actual: Any, what: str | None = None, hint: str | None = None) -> None:
+    """No NaN or infinity anywhere in a tensor."""
+    w = _what(what)
+    if not isinstance(actual, torch.Tensor):
+        _fail(f"{w} returned {describe(actual)}, expected a tensor.", hint)
+    if actual.is_floating_point() and not bool(torch.isfinite(actual).all()):
+        bad = (~torch.isfinite(actual)).nonzero()[0]
+        idx = [int(i) for i in bad]
+        _fail(f"{w} returned {actual[tuple(idx)].item()!r} at index {idx}: the result must be finite.", hint)
+
+
+__all__ = ["GradingFailure", "StudentError", "fail", "true", "equal", "close", "tensor", "finite"]

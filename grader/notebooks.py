@@ -1,0 +1,102 @@
+"""Notebooks to modules: what a student's cells mean as Python files.
+
+Rules (also in the README): a per-module notebook (``conv.ipynb``) is the
+module ``conv``, all of its code cells in order.  In a single notebook for
+the whole assignment, a code cell belongs to the module named by its first
+line ``# exercise: <module>`` or by its tag ``exercise:<module>``; unmarked
+cells are ignored, except cells made only of imports, which are kept at the
+top of every module (students usually import torch once, at the top).
+IPython magics (``%time``, ``!pip``) are commented out.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_CELLS = 20_000
+_MARK = re.compile(r"^\s*#\s*exercise\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_TAG = re.compile(r"^exercise:([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+class NotebookError(Exception):
+    """The notebook cannot be read; the message says why, for the student."""
+
+
+def _read(path: Path):
+    import nbformat
+
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        nb = nbformat.read(str(path), as_version=4)
+    except NotebookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
+        raise NotebookError(f"{path.name} could not be read as a notebook ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}); save it again from Jupyter and resubmit") from None
+    cells = nb.get("cells", [])
+    if len(cells) > MAX_CELLS:
+        raise NotebookError(f"{path.name} has {len(cells)} cells; at most {MAX_CELLS} are accepted")
+    return [c for c in cells if c.get("cell_type") == "code"]
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(src)
+    return str(src)
+
+
+def strip_magics(src: str) -> str:
+    lines = src.split("\n")
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "\n".join("# " + l for l in lines)
+    out = []
+    for line in lines:
+        s = line.lstrip()
+        if s.startswith(("%", "!")):
+            out.append(line[: len(line) - len(s)] + "pass  # " + s)
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _only_imports(src: str) -> bool:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return False
+    return bool(tree.body) and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+
+
+def notebook_as_module(path: Path) -> str:
+    """All code cells of a per-module notebook, as one module's source."""
+    return "\n\n".join(strip_magics(_source(c)) for c in _read(path)) + "\n"
+
+
+def split_notebook(path: Path) -> dict[str, str]:
+    """The modules a whole-assignment notebook defines, by marker line or tag."""
+    modules: dict[str, list[str]] = {}
+    preamble: list[str] = []
+    for cell in _read(path):
+        src = _source(cell)
+        name = None
+        first = next((l for l in src.split("\n") if l.strip()), "")
+        m = _MARK.match(first)
+        if m:
+            name = m.group(1)
+        else:
+            tags = cell.get("metadata", {}).get("tags", []) or []
+            for tag in tags if isinstance(tags, list) else []:
+                t = _TAG.match(str(tag))
+                if t:
+                    name = t.group(1)
+                    break
+        code = strip_magics(src)
+        if name:
+            modules.setdefault(name, []).append(code)
+        elif _only_imports(code):
+            preamble.append(code)
+    return {name: "\n\n".join(preamble + parts) + "\n" for name, parts in modules.items()}

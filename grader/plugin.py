@@ -1,0 +1,300 @@
+"""The pytest plugin: turns a grading suite into a judge of one submission.
+
+Active only with ``--grader-submission``; otherwise it just registers its
+markers, so it is harmless in any other pytest run.
+
+Markers a suite uses:
+    exercise(name)      which exercise (module) a test belongs to
+    points(n)           what passing the test is worth (default 1)
+    visibility(v)       Gradescope's: visible, hidden, after_due_date, after_published
+    forbid(*names)      functions the student must not call ("torch.nn.functional.conv2d",
+                        or an aten op such as "aten.convolution")
+    call_timeout(s)     seconds each call into student code may take
+    gpu                 needs CUDA; skipped (and worth nothing) without it
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from . import reportio
+from .remote import Session, Student, WorkerLost, _current
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+DEFAULT_CALL_TIMEOUT = 10.0
+
+_MARKERS = (
+    "exercise(name): the exercise (student module) this test grades",
+    "points(n): points for passing this test (default 1)",
+    "visibility(v): Gradescope visibility: visible, hidden, after_due_date, after_published",
+    "forbid(*names): functions student code must not call during this test",
+    "call_timeout(seconds): time limit for each call into student code",
+    "gpu: needs CUDA; skipped, and worth nothing, without it",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "grading a submission")
+    group.addoption("--grader-submission", help="the (prepared or raw) submission to grade")
+    group.addoption("--grader-report", help="write the per-test results here as JSON")
+    group.addoption("--grader-isolation", choices=("process", "inline"), default="process",
+                    help="process (default): student code runs in a sandboxed worker; "
+                         "inline: in this process, for trusted code only")
+    group.addoption("--grader-zygote", help="socket of a running worker fork server")
+    group.addoption("--grader-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
+                    help="seconds each call into student code may take (default 10)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in _MARKERS:
+        config.addinivalue_line("markers", line)
+    if config.getoption("--grader-submission", default=None):
+        config.pluginmanager.register(GradingPlugin(config), "grader-judge")
+
+
+def _hypothesis_profile() -> None:
+    from hypothesis import HealthCheck, Phase, settings
+
+    settings.register_profile(
+        "grader",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        max_examples=50,
+        # No "explain" phase: it re-runs failing tests many times and its
+        # notes talk about code the student never saw.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    settings.load_profile("grader")
+
+
+def exercise_of(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("exercise")
+    if mark and mark.args:
+        return str(mark.args[0])
+    stem = Path(str(item.fspath)).stem
+    return stem[5:] if stem.startswith("test_") else stem
+
+
+def points_of(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("points")
+    return float(mark.args[0]) if mark and mark.args else 1.0
+
+
+def visibility_of(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("visibility")
+    v = str(mark.args[0]) if mark and mark.args else "visible"
+    if v not in VISIBILITIES:
+        raise pytest.UsageError(f"{item.nodeid}: visibility must be one of {VISIBILITIES}, not {v!r}")
+    return v
+
+
+def title_of(item: pytest.Item) -> str:
+    fn = getattr(item, "function", None)
+    doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
+    title = doc[0].strip() if doc else item.name
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and doc:
+        title += f" [{callspec.id}]"
+    return title
+
+
+def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
+    """(status, text) for a failed phase: never a traceback through the grader."""
+    exc = excinfo.value
+    notes = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
+    body = str(exc).strip()
+    if isinstance(exc, (AssertionError, WorkerLost)):
+        status = "failed"
+        if not body:
+            body = "an assertion failed"
+    elif isinstance(exc, pytest.skip.Exception):
+        return "skipped", body
+    else:
+        status = "error"
+        body = (f"the grading test itself went wrong ({type(exc).__name__}: {body}). "
+                "This is not your fault; please tell your instructor.")
+    extra = [n.strip() for n in notes if "Falsifying" in n or "falsifying" in n or n.startswith("Trying")]
+    other = [n.strip() for n in notes if n.strip() and n.strip() not in extra and "hypothesis" not in n.lower()]
+    text = "\n".join([body, *other, *extra]).strip()
+    text = re.sub(r"^\s*student=student,?\s*\n", "", text, flags=re.M)
+    text = text.replace("student=student, ", "").replace("student=student", "")
+    return status, text
+
+
+class GradingPlugin:
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.records: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.exercises: dict[str, float] = {}
+        self.collect_errors: list[str] = []
+        self.session: Session | None = None
+        self.zygote = None
+        self.scratch = None
+        root = str(config.rootpath)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        _hypothesis_profile()
+        from .submissions import prepare_for_plugin
+
+        raw = config.getoption("--grader-submission")
+        if config.getoption("--grader-zygote") or config.getoption("--grader-isolation") == "inline":
+            self.submission_dir, self.problems = prepare_for_plugin(raw)
+        else:
+            # We start our own sandbox: the submission must sit in its scratch folder.
+            from .channels import make_scratch
+
+            self.scratch = make_scratch()
+            self.submission_dir, self.problems = prepare_for_plugin(raw, Path(self.scratch) / "subs")
+
+    # ---------------------------------------------------------------- collection
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.exercises.setdefault(exercise_of(item), 0.0)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    # ---------------------------------------------------------------- fixtures
+
+    def _make_session(self) -> Session:
+        isolation = self.config.getoption("--grader-isolation")
+        sub = self.submission_dir
+        if isolation == "inline":
+            from .channels import InlineChannel
+
+            factory = lambda: InlineChannel(sub)  # noqa: E731
+        else:
+            from .channels import ProcessChannel, Zygote, make_scratch
+            from .sandbox import worker_limits
+
+            sock = self.config.getoption("--grader-zygote")
+            if sock:
+                self.zygote = Zygote(sock)
+            else:
+                from .sandbox import start_zygote
+
+                self.zygote = start_zygote(self.scratch, sub)
+            zygote, limits = self.zygote, worker_limits()
+            factory = lambda: ProcessChannel(zygote, sub, limits)  # noqa: E731
+        return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"),
+                       self.problems, sub)
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest):
+        """The submission under test, reached in its own process."""
+        if self.session is None:
+            self.session = self._make_session()
+        item = request.node
+        forbid = [str(n) for m in item.iter_markers("forbid") for n in m.args]
+        mark = item.get_closest_marker("call_timeout")
+        timeout = float(mark.args[0]) if mark and mark.args else None
+        self.session.begin_test(zlib.crc32(item.nodeid.encode()), forbid, timeout)
+        _current.append(self.session)
+        try:
+            yield Student(self.session)
+        finally:
+            _current.remove(self.session)
+
+    @pytest.fixture
+    def worker_path(self, request: pytest.FixtureRequest) -> Path:
+        """A fresh folder that student code can read (inside its sandbox)."""
+        path = Path(self.submission_dir) / ".shared" / f"t{zlib.crc32(request.node.nodeid.encode()):08x}"
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    @pytest.fixture(autouse=True)
+    def _grader_seed(self, request: pytest.FixtureRequest):
+        import torch
+
+        seed = zlib.crc32(request.node.nodeid.encode())
+        torch.manual_seed(seed)
+        random.seed(seed)
+        torch.set_num_threads(1)
+        if request.node.get_closest_marker("gpu"):
+            if not torch.cuda.is_available():
+                pytest.skip("the GPU lane needs CUDA, and this machine has none")
+        yield
+
+    # ---------------------------------------------------------------- results
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        nodeid = item.nodeid
+        if nodeid not in self.records:
+            self.order.append(nodeid)
+            self.records[nodeid] = {
+                "nodeid": nodeid,
+                "name": title_of(item),
+                "exercise": exercise_of(item),
+                "points": points_of(item),
+                "visibility": visibility_of(item),
+                "status": "passed",
+                "output": "",
+                "gpu": item.get_closest_marker("gpu") is not None,
+            }
+        rec = self.records[nodeid]
+        if report.skipped and rec["status"] == "passed":
+            rec["status"] = "skipped"
+            rec["output"] = str(getattr(call.excinfo, "value", "") or "skipped")
+            if isinstance(report.longrepr, tuple):
+                rec["output"] = str(report.longrepr[2]).replace("Skipped: ", "")
+        elif report.failed and rec["status"] in ("passed", "skipped"):
+            if call.excinfo is not None:
+                status, text = output_of(call.excinfo)
+            else:
+                status, text = "failed", report.longreprtext[-2000:]
+            rec["status"], rec["output"] = status, text
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        import torch
+
+        if self.session is not None:
+            self.session.close()
+        if self.scratch is not None:
+            if self.zygote is not None:
+                self.zygote.stop()
+            from .channels import remove_scratch
+
+            remove_scratch(self.scratch)
+        tests = [self.records[n] for n in self.order]
+        report = {
+            "tests": tests,
+            "exercises": sorted(self.exercises),
+            "collect_errors": self.collect_errors,
+            "gpu_available": bool(torch.cuda.is_available()),
+        }
+        path = self.config.getoption("--grader-report")
+        if path:
+            reportio.write_json_atomic(Path(path), report)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        by_ex: dict[str, list[float]] = {}
+        for rec in self.records.values():
+            got_max = by_ex.setdefault(rec["exercise"], [0.0, 0.0])
+            if rec["status"] == "skipped":
+                continue
+            got_max[1] += rec["points"]
+            if rec["status"] == "passed":
+                got_max[0] += rec["points"]
+        terminalreporter.section("grader")
+        for ex, (got, mx) in sorted(by_ex.items()):
+            terminalreporter.write_line(f"{ex:<14} {got:g}/{mx:g}")

@@ -1,0 +1,254 @@
+"""The wire format between the judge and a student worker.
+
+Why not pickle: unpickling runs code chosen by whoever wrote the bytes, and a
+worker runs student code, so its bytes are hostile.  Everything that crosses
+the boundary is a JSON header plus raw tensor buffers, and the judge rebuilds
+values only from the plain types below.  An ``int`` subclass or a ``Tensor``
+subclass cannot survive the trip: it arrives as a plain ``int`` or a plain
+``torch.Tensor`` whose ``==`` is the judge's own.
+
+Value grammar (JSON, with ``{"$t": ...}`` tags for what JSON lacks):
+    null | true | false | int | float | str | [value, ...]      (a list)
+    {"$t": "tuple", "items": [...]}
+    {"$t": "dict", "items": [[key, value], ...]}   keys: str | int | float | bool | null
+    {"$t": "float", "v": "nan" | "inf" | "-inf"}
+    {"$t": "tensor", "dtype": str, "shape": [int, ...], "blob": int}
+    {"$t": "ref", "id": int, "type": str}     an object left in the worker
+"""
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Limits that a reply must respect before the judge even looks at it.
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+MAX_BLOBS = 4096
+MAX_BLOB_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 64
+
+_DTYPES: dict[str, torch.dtype] = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "int16": torch.int16,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+}
+_DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a valid message."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object that lives in the worker, named by its id there."""
+
+    id: int
+    type: str
+
+
+class Unencodable(TypeError):
+    """A value has no plain-data form (the worker then keeps it and sends a Ref)."""
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode(value: Any, blobs: list[bytes], make_ref=None, _depth: int = 0) -> Any:
+    """Turn ``value`` into JSON-able data, appending tensor bytes to ``blobs``.
+
+    ``make_ref(obj) -> Ref`` is called for values with no plain form; without
+    it such a value raises :class:`Unencodable`.
+    """
+    if _depth > MAX_DEPTH:
+        raise Unencodable("value nested too deeply")
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if isinstance(value, bool):  # a bool subclass cannot exist, but be exact
+        return bool(value)
+    if isinstance(value, int):
+        return int.__index__(value) if t is not int else value
+    if isinstance(value, float):
+        v = float.__float__(value) if t is not float else value
+        if math.isfinite(v):
+            return v
+        return {"$t": "float", "v": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+    if isinstance(value, Ref):
+        return {"$t": "ref", "id": value.id, "type": value.type}
+    if isinstance(value, torch.Tensor):
+        return _encode_tensor(value, blobs, make_ref)
+    if t in (list, tuple, torch.Size) or (isinstance(value, tuple) and hasattr(value, "_fields")):
+        items = [encode(v, blobs, make_ref, _depth + 1) for v in value]
+        return items if t is list else {"$t": "tuple", "items": items}
+    if t in (dict, OrderedDict):
+        pairs = []
+        for k, v in dict.items(value):
+            if not (k is None or type(k) in (str, int, bool) or (type(k) is float and math.isfinite(k))):
+                if make_ref is None:
+                    raise Unencodable(f"dict key of type {type(k).__name__}")
+                return encode(make_ref(value), blobs)
+            pairs.append([k, encode(v, blobs, make_ref, _depth + 1)])
+        return {"$t": "dict", "items": pairs}
+    if make_ref is None:
+        raise Unencodable(f"cannot send a {t.__module__}.{t.__qualname__}")
+    return encode(make_ref(value), blobs)
+
+
+def _encode_tensor(value: torch.Tensor, blobs: list[bytes], make_ref) -> Any:
+    # Tensor subclasses and Parameters become plain tensors; gradients and
+    # devices are dropped: only the numbers travel.
+    t = torch.Tensor.as_subclass(value, torch.Tensor).detach()
+    if t.layout != torch.strided or t.dtype not in _DTYPE_NAMES or t.is_meta:
+        if make_ref is None:
+            raise Unencodable(f"cannot send a tensor of dtype {t.dtype} / layout {t.layout}")
+        return encode(make_ref(value), blobs)
+    t = t.cpu().contiguous()
+    if t.is_conj():
+        t = t.resolve_conj()
+    if t.is_neg():
+        t = t.resolve_neg()
+    raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+    blobs.append(raw)
+    return {"$t": "tensor", "dtype": _DTYPE_NAMES[t.dtype], "shape": list(t.shape), "blob": len(blobs) - 1}
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode(data: Any, blobs: list[bytes], resolve_ref=None, _depth: int = 0) -> Any:
+    """Rebuild a value from :func:`encode`'s output, trusting nothing.
+
+    Only plain Python types and plain tensors come out.  ``resolve_ref(Ref)``
+    maps a reference to a local object (the worker uses it); without it a
+    :class:`Ref` is returned as is.
+    """
+    if _depth > MAX_DEPTH:
+        raise ProtocolError("value nested too deeply")
+    t = type(data)
+    if data is None or t in (bool, int, str):
+        return data
+    if t is float:
+        return data
+    if t is list:
+        return [decode(v, blobs, resolve_ref, _depth + 1) for v in data]
+    if t is not dict:
+        raise ProtocolError(f"unexpected JSON type {t.__name__}")
+    tag = data.get("$t")
+    if tag == "tuple":
+        return tuple(decode(v, blobs, resolve_ref, _depth + 1) for v in _list(data.get("items")))
+    if tag == "dict":
+        out = {}
+        for pair in _list(data.get("items")):
+            if type(pair) is not list or len(pair) != 2:
+                raise ProtocolError("bad dict item")
+            k = pair[0]
+            if not (k is None or type(k) in (str, int, float, bool)):
+                raise ProtocolError("bad dict key")
+            out[k] = decode(pair[1], blobs, resolve_ref, _depth + 1)
+        return out
+    if tag == "float":
+        v = data.get("v")
+        if v not in ("nan", "inf", "-inf"):
+            raise ProtocolError("bad float")
+        return float(v)
+    if tag == "tensor":
+        return _decode_tensor(data, blobs)
+    if tag == "ref":
+        rid, rtype = data.get("id"), data.get("type")
+        if type(rid) is not int or type(rtype) is not str:
+            raise ProtocolError("bad ref")
+        ref = Ref(rid, rtype[:200])
+        return resolve_ref(ref) if resolve_ref else ref
+    raise ProtocolError(f"unknown tag {tag!r}")
+
+
+def _list(v: Any) -> list:
+    if type(v) is not list:
+        raise ProtocolError("expected a list")
+    return v
+
+
+def _decode_tensor(data: dict, blobs: list[bytes]) -> torch.Tensor:
+    dtype = _DTYPES.get(data.get("dtype"))  # type: ignore[arg-type]
+    shape = data.get("shape")
+    idx = data.get("blob")
+    if dtype is None or type(shape) is not list or type(idx) is not int:
+        raise ProtocolError("bad tensor header")
+    if not all(type(s) is int and 0 <= s for s in shape) or len(shape) > 32:
+        raise ProtocolError("bad tensor shape")
+    if not 0 <= idx < len(blobs):
+        raise ProtocolError("bad tensor blob index")
+    raw = blobs[idx]
+    numel = math.prod(shape)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    if numel * itemsize != len(raw):
+        raise ProtocolError("tensor size does not match its bytes")
+    if numel == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape).clone()
+
+
+# --------------------------------------------------------------------------- framing
+
+_HEAD = struct.Struct("!II")
+_BLOB = struct.Struct("!Q")
+
+
+def pack(message: dict, blobs: list[bytes]) -> bytes:
+    header = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
+    parts = [_HEAD.pack(len(header), len(blobs)), header]
+    for b in blobs:
+        parts.append(_BLOB.pack(len(b)))
+        parts.append(b)
+    return b"".join(parts)
+
+
+def send(sock: socket.socket, message: dict, blobs: list[bytes]) -> None:
+    sock.sendall(pack(message, blobs))
+
+
+def recv(sock: socket.socket, max_blob_bytes: int = MAX_BLOB_BYTES) -> tuple[dict, list[bytes]]:
+    """Read one framed message; raise EOFError on a closed peer."""
+    hlen, nblobs = _HEAD.unpack(_exact(sock, _HEAD.size))
+    if hlen > MAX_HEADER_BYTES or nblobs > MAX_BLOBS:
+        raise ProtocolError("message too large")
+    try:
+        message = json.loads(_exact(sock, hlen))
+    except ValueError as e:
+        raise ProtocolError(f"bad JSON: {e}") from None
+    if type(message) is not dict:
+        raise ProtocolError("message is not an object")
+    blobs, total = [], 0
+    for _ in range(nblobs):
+        (n,) = _BLOB.unpack(_exact(sock, _BLOB.size))
+        total += n
+        if total > max_blob_bytes:
+            raise ProtocolError("tensor data too large")
+        blobs.append(_exact(sock, n))
+    return message, blobs
+
+
+def _exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError("peer closed the connection")
+        buf += chunk
+    return bytes(buf)

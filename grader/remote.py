@@ -1,0 +1,300 @@
+"""The judge's view of student code: modules and objects that live elsewhere.
+
+A suite writes ``student.conv.conv2d(x, w)`` or ``model = student.tudui.TuDui();
+model(x)`` as if the code were local.  Each step is a request to the worker;
+plain values (numbers, strings, tensors, lists of them) come back as the
+judge's own objects, everything else stays in the worker as a
+:class:`Remote`.  The session remembers what was called last, so a failing
+assertion can say which call, with which arguments, went wrong.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from . import protocol
+from .channels import ChannelLost
+from .protocol import Ref
+
+
+class StudentError(AssertionError):
+    """Student code raised, or answered with something unusable: the test fails."""
+
+
+class WorkerLost(BaseException):
+    """The worker hung or died.
+
+    A ``BaseException`` on purpose: hypothesis must not replay or shrink a
+    test whose every retry would wait out another time limit.  pytest still
+    reports it as that test's failure.
+    """
+
+
+def describe(value: Any, limit: int = 64) -> str:
+    """A short, beginner-readable rendering of an argument or a result."""
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.numel() <= limit:
+            body = repr(value.detach()).replace("\n", "\n" + " " * 4)
+            return body
+        return f"<tensor of shape {shape}, dtype {dtype}>"
+    if isinstance(value, Remote):
+        return object.__getattribute__(value, "_label")
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        inner = ", ".join(describe(v, limit) for v in value[:8])
+        return f"[{inner}, ... ({len(value)} items)]"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(describe(v, limit) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe(v, limit)}" for k, v in list(value.items())[:8]) + "}"
+    return repr(value)
+
+
+def describe_call(label: str, args: tuple, kwargs: dict) -> str:
+    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+    return f"{label}({', '.join(parts)})"
+
+
+class Session:
+    """One submission's worker, as seen from one pytest session."""
+
+    def __init__(
+        self,
+        exercises: set[str],
+        channel_factory: Callable[[], Any],
+        call_timeout: float = 10.0,
+        problems: dict[str, str] | None = None,
+        submission_dir: str | None = None,
+    ):
+        self.submission_dir = submission_dir
+        self.exercises = set(exercises)
+        self.channel_factory = channel_factory
+        self.default_timeout = call_timeout
+        self.timeout = call_timeout
+        self.problems = dict(problems or {})
+        self.channel = None
+        self.modules: dict[str, Ref] = {}
+        self.import_failures: dict[str, str] = {}
+        self.test_state: dict = {"seed": 0, "forbid": []}
+        self.lost: str | None = None
+        self.last_call: str = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def begin_test(self, seed: int, forbid: list[str], timeout: float | None) -> None:
+        self.test_state = {"seed": seed, "forbid": list(forbid)}
+        self.timeout = timeout or self.default_timeout
+        self.lost = None
+        self.last_call = ""
+        if self.channel is not None:
+            self._send("reset", self.test_state, "starting the test")
+
+    def close(self) -> None:
+        if self.channel is not None:
+            try:
+                self.channel.close()
+            finally:
+                self.channel = None
+
+    def _ensure_channel(self) -> None:
+        if self.channel is None:
+            try:
+                self.channel = self.channel_factory()
+            except ChannelLost as exc:
+                raise WorkerLost(f"could not start a process for your code ({exc})") from None
+            self.modules = {}
+            self._send("reset", self.test_state, "starting the test")
+
+    # ------------------------------------------------------------------ requests
+
+    def _send(self, op: str, args: dict, what: str) -> Any:
+        blobs: list[bytes] = []
+        payload = protocol.encode(args, blobs, self._ref_of)
+        try:
+            reply, rblobs = self.channel.request({"op": op, "args": payload}, blobs, self.timeout)
+        except ChannelLost as exc:
+            self.channel = None
+            self.modules = {}
+            if exc.timed_out:
+                msg = (f"{what} did not finish within {self.timeout:g} seconds "
+                       "(an endless loop, waiting forever, or far too slow?)")
+            elif "plain data" in str(exc):
+                msg = f"{what}: the process running your code {exc}"
+            else:
+                msg = (f"the process running your code stopped during {what} "
+                       "(os._exit, a crash, or using too much memory?)")
+            self.lost = msg
+            raise WorkerLost(msg) from None
+        if type(reply) is not dict or ("ok" not in reply and "error" not in reply):
+            raise WorkerLost(f"{what}: the worker sent a malformed reply")
+        if "error" in reply:
+            raise StudentError(self._error_message(reply["error"], what))
+        try:
+            return protocol.decode(reply["ok"], rblobs, lambda r: Remote(self, r, what))
+        except protocol.ProtocolError as exc:
+            raise StudentError(f"{what} gave back something the grader cannot read ({exc})") from None
+
+    def request(self, op: str, args: dict, what: str) -> Any:
+        if self.lost:
+            raise WorkerLost(f"{self.lost} — nothing more of this test could run")
+        self._ensure_channel()
+        self.last_call = what
+        return self._send(op, args, what)
+
+    @staticmethod
+    def _ref_of(obj: Any) -> Ref:
+        if isinstance(obj, Remote):
+            return object.__getattribute__(obj, "_ref")
+        raise protocol.Unencodable(
+            f"cannot pass a {type(obj).__name__} to student code; build it in the worker "
+            "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers")
+
+    def _error_message(self, err: Any, what: str) -> str:
+        if type(err) is not dict:
+            return f"{what} failed"
+        kind = str(err.get("kind", ""))
+        etype = str(err.get("type", "Exception"))[:100]
+        message = str(err.get("message", ""))[:2000]
+        where = err.get("where") if type(err.get("where")) is list else []
+        trail = "".join(f"\n  at {str(w)[:300]}" for w in where[-5:] if type(w) is str)
+        if kind == "not_implemented":
+            return f"{what} is not implemented yet: it raises NotImplementedError.{trail}"
+        if kind == "forbidden":
+            return (f"{what} used {message}, which this exercise asks you not to use: "
+                    f"write it yourself with basic tensor operations.{trail}")
+        if kind == "exit":
+            return f"{what} called sys.exit({message}): your code must return, not end the program.{trail}"
+        if kind == "base_exception":
+            return f"{what} raised {etype}{': ' + message if message else ''}, which is not an ordinary error.{trail}"
+        if etype == "ModuleNotFoundError" and what.startswith("importing "):
+            return message
+        return f"{what} raised {etype}: {message}{trail}"
+
+    # ------------------------------------------------------------------ modules
+
+    def module(self, name: str) -> "Remote":
+        if name in self.import_failures:
+            raise StudentError(self.import_failures[name])
+        problem = self.problems.get(name) or self.problems.get("*")
+        if problem and name in self.exercises:
+            raise StudentError(problem)
+        self._ensure_channel() if not self.lost else None
+        if name in self.modules and self.channel is not None:
+            return Remote(self, self.modules[name], name)
+        student = name in self.exercises
+        what = f"importing {name}.py" if student else f"importing {name}"
+        try:
+            ref = self.request("import", {"name": name, "student": student}, what)
+        except StudentError as exc:
+            if student:
+                text = str(exc)
+                if "has no module" in text:
+                    text = (f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
+                            f"or notebook cells whose first line is `# exercise: {name}`)")
+                self.import_failures[name] = text
+                raise StudentError(text) from None
+            raise
+        except WorkerLost as exc:
+            if student:
+                self.import_failures[name] = str(exc)
+            raise
+        if not isinstance(ref, Remote):
+            raise StudentError(f"{what} gave back something unexpected")
+        self.modules[name] = object.__getattribute__(ref, "_ref")
+        return Remote(self, self.modules[name], name)
+
+
+class Remote:
+    """An object in the worker.  Attribute access, calls, indexing, ``len`` and
+    iteration are forwarded; plain results come back as values."""
+
+    __slots__ = ("_session", "_ref", "_label")
+
+    def __init__(self, session: Session, ref: Ref, label: str):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_label", label)
+
+    def _req(self, op: str, args: dict, what: str) -> Any:
+        s = object.__getattribute__(self, "_session")
+        return s.request(op, dict(args, target=object.__getattribute__(self, "_ref")), what)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        label = object.__getattribute__(self, "_label")
+        value = self._req("getattr", {"name": name}, f"{label}.{name}")
+        if isinstance(value, Remote):
+            object.__setattr__(value, "_label", f"{label}.{name}")
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        label = object.__getattribute__(self, "_label")
+        self._req("setattr", {"name": name, "value": value}, f"setting {label}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        label = object.__getattribute__(self, "_label")
+        what = describe_call(label, args, kwargs)
+        value = self._req("call", {"args": list(args), "kwargs": kwargs}, what)
+        if isinstance(value, Remote):
+            object.__setattr__(value, "_label", f"{label}(...)" if len(what) > 80 else what)
+        return value
+
+    def __getitem__(self, key: Any) -> Any:
+        label = object.__getattribute__(self, "_label")
+        return self._req("getitem", {"key": key}, f"{label}[{key!r}]")
+
+    def __len__(self) -> int:
+        label = object.__getattribute__(self, "_label")
+        n = self._req("len", {}, f"len({label})")
+        if type(n) is not int:
+            raise StudentError(f"len({label}) is not an integer")
+        return n
+
+    def __iter__(self):
+        label = object.__getattribute__(self, "_label")
+        items = self._req("iter", {}, f"iterating over {label}")
+        if type(items) is not list:
+            raise StudentError(f"iterating over {label} gave something unexpected")
+        return iter(items)
+
+    def __repr__(self) -> str:
+        ref = object.__getattribute__(self, "_ref")
+        return f"<{ref.type} in the student's process: {object.__getattribute__(self, '_label')}>"
+
+
+LIBRARIES = frozenset({"torch", "torchvision", "numpy", "math", "collections", "functools", "builtins"})
+
+
+class Student:
+    """The ``student`` fixture: ``student.<module>`` imports that module in the worker.
+
+    Names that are exercises come from the submission; any other name (e.g.
+    ``student.torch``) is imported from the worker's installed packages, for
+    building the objects a test hands to student code.
+    """
+
+    def __init__(self, session: Session):
+        object.__setattr__(self, "_session", session)
+
+    def __getattr__(self, name: str) -> Remote:
+        session = object.__getattribute__(self, "_session")
+        if name not in session.exercises and name not in LIBRARIES:
+            # Not a module a suite may reach (pytest and hypothesis probe
+            # fixtures for optional attributes, e.g. ``execute_example``).
+            raise AttributeError(name)
+        return session.module(name)
+
+    def __repr__(self) -> str:
+        return "student"
+
+
+_current: list[Session] = []
+
+
+def current_session() -> Session | None:
+    """The session of the test now running (set by the ``student`` fixture)."""
+    return _current[-1] if _current else None

@@ -1,0 +1,1 @@
+"""Reporters: each turns :class:`grader.results.SubmissionResult` objects into one format."""

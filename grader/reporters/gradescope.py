@@ -1,0 +1,57 @@
+"""Gradescope's autograder ``results.json``.
+
+Hidden tests keep their score but say only that they passed or failed, so
+their inputs stay secret.  Skipped tests (the GPU lane without a GPU) are
+listed with ``max_score`` 0: they change neither score nor maximum.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..reportio import write_json_atomic
+from ..results import SubmissionResult
+
+
+def _test_entry(t) -> dict:
+    if t.status == "skipped":
+        output = f"Not run: {t.output}" if t.output else "Not run."
+    elif t.visibility == "hidden" and t.status != "passed":
+        output = "This hidden test failed."
+    elif t.status == "passed":
+        output = "Passed."
+    else:
+        output = t.output
+    return {
+        "name": f"{t.exercise}: {t.name}",
+        "score": t.score,
+        "max_score": t.max_score,
+        "status": "passed" if t.status == "passed" else "failed",
+        "output": output,
+        "visibility": t.visibility,
+    }
+
+
+def summary(r: SubmissionResult) -> str:
+    lines = []
+    if r.error:
+        lines.append(f"Grading problem: {r.error}")
+    for ex, (got, mx) in r.exercise_scores().items():
+        lines.append(f"{ex}: {got:g}/{mx:g}")
+    lines.append("GPU tests: " + ("ran" if r.gpu_lane else "skipped (no CUDA on the grading machine); they count for nothing"))
+    return "\n".join(lines)
+
+
+def render(r: SubmissionResult) -> dict:
+    return {
+        "score": r.score,
+        "max_score": r.max_score,
+        "execution_time": r.execution_time,
+        "output": summary(r),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [_test_entry(t) for t in r.tests],
+    }
+
+
+def write(path: Path, r: SubmissionResult) -> None:
+    write_json_atomic(path, render(r))

@@ -1,0 +1,97 @@
+"""The one result model every reporter reads.
+
+A judge's raw report (per-test JSON from the pytest plugin) becomes a
+:class:`SubmissionResult`; reporters never look at anything else.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TestResult:
+    name: str
+    exercise: str
+    points: float
+    status: str  # passed | failed | error | skipped
+    output: str = ""
+    visibility: str = "visible"
+    nodeid: str = ""
+
+    @property
+    def counts(self) -> bool:
+        return self.status != "skipped"
+
+    @property
+    def score(self) -> float:
+        return self.points if self.status == "passed" else 0.0
+
+    @property
+    def max_score(self) -> float:
+        return self.points if self.counts else 0.0
+
+
+@dataclass
+class SubmissionResult:
+    name: str
+    slug: str
+    exercises: list[str]
+    tests: list[TestResult] = field(default_factory=list)
+    error: str | None = None
+    execution_time: float = 0.0
+    gpu_lane: bool = False
+    max_by_exercise: dict[str, float] = field(default_factory=dict)
+
+    def exercise_scores(self) -> dict[str, tuple[float, float]]:
+        scores = {ex: [0.0, self.max_by_exercise.get(ex, 0.0)] for ex in self.exercises}
+        if self.tests:
+            scores = {ex: [0.0, 0.0] for ex in self.exercises}
+            for t in self.tests:
+                s = scores.setdefault(t.exercise, [0.0, 0.0])
+                s[0] += t.score
+                s[1] += t.max_score
+        return {ex: (round(a, 6), round(b, 6)) for ex, (a, b) in scores.items()}
+
+    @property
+    def score(self) -> float:
+        return round(sum(a for a, _ in self.exercise_scores().values()), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(b for _, b in self.exercise_scores().values()), 6)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "SubmissionResult":
+        tests = [TestResult(**t) for t in d.get("tests", [])]
+        return cls(**{**d, "tests": tests})
+
+
+def from_judge_report(name: str, slug: str, exercises: list[str], report: dict,
+                      max_by_exercise: dict[str, float], elapsed: float) -> SubmissionResult:
+    """Validate the plugin's report and build the result (unknown fields ignored)."""
+    tests = []
+    for t in report.get("tests", []):
+        status = t.get("status") if t.get("status") in ("passed", "failed", "error", "skipped") else "error"
+        tests.append(TestResult(
+            name=str(t.get("name", "")), exercise=str(t.get("exercise", "")),
+            points=float(t.get("points", 0.0)), status=status, output=str(t.get("output", ""))[:20000],
+            visibility=str(t.get("visibility", "visible")), nodeid=str(t.get("nodeid", "")),
+        ))
+    error = None
+    if report.get("collect_errors"):
+        error = "the grading suite could not be loaded: " + "; ".join(report["collect_errors"])[:4000]
+    return SubmissionResult(name=name, slug=slug, exercises=exercises, tests=tests, error=error,
+                            execution_time=round(elapsed, 3), gpu_lane=bool(report.get("gpu_available")),
+                            max_by_exercise=max_by_exercise)
+
+
+def error_result(name: str, slug: str, exercises: list[str], message: str,
+                 max_by_exercise: dict[str, float], elapsed: float = 0.0) -> SubmissionResult:
+    """A row for a submission that could not be graded at all: zero, with the reason."""
+    return SubmissionResult(name=name, slug=slug, exercises=exercises, error=message,
+                            execution_time=round(elapsed, 3), max_by_exercise=max_by_exercise)

@@ -1,0 +1,132 @@
+"""Where student workers run, and under which protections.
+
+Layers, outermost first (each degrades to the next where missing, and the
+run's summary says which are active; ``grader doctor`` checks a machine):
+
+1. bubblewrap around the fork server (zygote): new user, PID, network, IPC
+   and mount namespaces; a read-only view of the system and the Python
+   installation only (the reference solutions, the suites, other folders are
+   not there at all); a private /tmp; uid 65534; dies with the grader.
+2. Landlock in each worker: reads limited to the system, Python and its own
+   submission; writes to its own ``.work`` folder only; no TCP; no signals
+   to, or abstract sockets of, processes outside it.
+3. A private network namespace per worker where permitted (no loopback).
+4. rlimits per worker: data memory, CPU seconds, file size, open files.
+5. Always: student code only in workers forked from a fresh interpreter
+   (``python -I``) that never imported the reference; plain-data replies.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .channels import Zygote
+from .worker import landlock
+from .worker.limits import readable_roots
+
+
+def mode() -> str:
+    """GRADER_SANDBOX: auto (default), bwrap, landlock or none."""
+    return os.environ.get("GRADER_SANDBOX", "auto").lower()
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_works() -> bool:
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False
+    try:
+        r = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                            "--proc", "/proc", "--dev", "/dev", "--uid", "65534", "--gid", "65534", "true"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def worker_limits() -> dict:
+    """Per-worker limits (memory overridable with GRADER_MEMORY_MIB)."""
+    m = mode()
+    return {
+        "memory_mib": int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
+        "landlock": m in ("auto", "bwrap", "landlock"),
+        "require_landlock": m == "landlock",
+    }
+
+
+def preload_modules() -> str:
+    import importlib.util
+
+    mods = ["torch"]
+    if importlib.util.find_spec("torchvision") is not None:
+        mods.append("torchvision")
+    return ",".join(mods)
+
+
+def bwrap_command(scratch: str) -> list[str]:
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+           "--uid", "65534", "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in readable_roots():
+        if path in ("/proc", "/dev") or not os.path.exists(path):
+            continue
+        real = os.path.realpath(path)
+        cmd += ["--ro-bind", real, real]
+        if real != path:
+            cmd += ["--ro-bind", real, path]
+    for dev in sorted(Path("/dev").glob("nvidia*")):
+        cmd += ["--dev-bind", str(dev), str(dev)]
+    cmd += ["--bind", scratch, scratch, "--chdir", scratch]
+    return cmd
+
+
+def protections(use_bwrap: bool) -> list[str]:
+    out = []
+    if use_bwrap:
+        out.append("bubblewrap: own user/PID/network/mount namespaces, read-only system, "
+                   "reference and suites not visible, uid 65534")
+    ll = landlock.abi_version()
+    if ll and worker_limits()["landlock"]:
+        out.append(f"landlock (ABI {ll}): each worker reads only the system and its own submission, "
+                   "writes only its scratch folder, no TCP, no signals out")
+    out.append("rlimits: memory, CPU time, file size, open files; wall-clock kill per call")
+    return out
+
+
+def start_zygote(scratch: str, submissions_root: str | None = None) -> Zygote:
+    return start_zygote_for_batch(scratch)[0]
+
+
+def start_zygote_for_batch(scratch: str) -> tuple[Zygote, list[str]]:
+    m = mode()
+    use_bwrap = m in ("auto", "bwrap") and bwrap_works()
+    if m == "bwrap" and not use_bwrap:
+        raise RuntimeError("GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
+                           "install it (apt-get install bubblewrap) or run `grader doctor`")
+    wrap = bwrap_command(scratch) if use_bwrap else None
+    zygote = Zygote.start(scratch, preload=preload_modules(), wrap=wrap)
+    prot = protections(use_bwrap)
+    if m == "none":
+        prot = ["rlimits and a separate process only (GRADER_SANDBOX=none): NOT isolated from this machine"]
+    elif not use_bwrap and not landlock.abi_version():
+        prot.insert(0, "WARNING: neither bubblewrap nor Landlock is available: student code can read "
+                       "this machine's files; run `grader doctor`")
+    return zygote, prot
+
+
+def doctor() -> list[tuple[str, bool, str]]:
+    """What this machine supports: (check, ok, detail)."""
+    rows = []
+    rows.append(("bubblewrap", bwrap_works(),
+                 shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"))
+    abi = landlock.abi_version()
+    rows.append(("landlock", abi > 0, f"ABI {abi}" if abi else "kernel without Landlock"))
+    rows.append(("python -I", True, sys.executable))
+    import importlib.util
+
+    rows.append(("torchvision", importlib.util.find_spec("torchvision") is not None, "preloaded in workers"))
+    return rows

@@ -1,0 +1,259 @@
+"""Answers the judge's requests inside a worker.
+
+One :class:`WorkerCore` serves one submission.  Objects the judge cannot
+receive as plain data (modules, models, loaders, optimizers) stay in
+``self.objects`` and travel as numbered references.  The same core also
+serves the in-process mode (``--grader-isolation=inline``), where it sits
+behind the same encode/decode round trip, so both modes judge alike.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import introspect, protocol
+from ..protocol import Ref
+
+MAX_ITER_ITEMS = 100_000
+MANIFEST = "grader-manifest.json"
+
+
+class Forbidden(Exception):
+    """Student code called something the exercise says to write by hand."""
+
+
+class _ForbidFunctions(torch.overrides.TorchFunctionMode):
+    def __init__(self, banned: dict[Any, str]):
+        super().__init__()
+        self.banned = banned
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = self.banned.get(func)
+        if name is None:
+            name = self.banned.get(getattr(func, "__name__", None) and _qualify(func))
+        if name is not None:
+            raise Forbidden(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _qualify(func) -> str:
+    return f"{getattr(func, '__module__', '') or ''}.{getattr(func, '__name__', '')}"
+
+
+class _ForbidOps(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self, banned: dict[str, str]):
+        super().__init__()
+        self.banned = banned
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = str(getattr(func, "overloadpacket", func)).replace("aten::", "aten.")
+        name = self.banned.get(packet)
+        if name is not None:
+            raise Forbidden(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _resolve(dotted: str) -> Any:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for p in parts[i:]:
+            obj = getattr(obj, p)
+        return obj
+    raise ImportError(dotted)
+
+
+class WorkerCore:
+    def __init__(self, submission_dir: str | os.PathLike):
+        self.dir = Path(submission_dir).resolve()
+        self.objects: dict[int, Any] = {}
+        self.pinned: set[int] = set()
+        self.next_id = 1
+        self.forbid_functions: dict[Any, str] = {}
+        self.forbid_ops: dict[str, str] = {}
+        manifest = self.dir / MANIFEST
+        self.manifest = json.loads(manifest.read_text()) if manifest.exists() else {}
+        # The submission's own folder goes last, so no file of the student's
+        # can stand in for torch or the standard library.
+        if str(self.dir) not in sys.path:
+            sys.path.append(str(self.dir))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def handle(self, message: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        out_blobs: list[bytes] = []
+        try:
+            op = message.get("op")
+            method = getattr(self, f"op_{op}", None)
+            if method is None:
+                raise protocol.ProtocolError(f"unknown op {op!r}")
+            args = protocol.decode(message.get("args", {}), blobs, self._lookup)
+            value = method(**args)
+            return {"ok": protocol.encode(value, out_blobs, self._ref)}, out_blobs
+        except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+            return {"error": self._describe_error(exc)}, []
+
+    def _ref(self, obj: Any) -> Ref:
+        rid = self.next_id
+        self.next_id += 1
+        self.objects[rid] = obj
+        try:
+            tname = introspect.canonical_name(type(obj))
+        except Exception:  # noqa: BLE001
+            tname = "object"
+        return Ref(rid, tname)
+
+    def _lookup(self, ref: Ref) -> Any:
+        try:
+            return self.objects[ref.id]
+        except KeyError:
+            raise protocol.ProtocolError(f"unknown object #{ref.id} (it was released)") from None
+
+    def _describe_error(self, exc: BaseException) -> dict:
+        def safe(f, default=""):
+            try:
+                return f()
+            except BaseException:  # noqa: BLE001
+                return default
+
+        where = []
+        tb = exc.__traceback__
+        for frame in safe(lambda: traceback.extract_tb(tb), []):
+            if frame.filename.startswith(str(self.dir)):
+                where.append(f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}"
+                             + (f"\n    {frame.line}" if frame.line else ""))
+        kind = "error"
+        if isinstance(exc, Forbidden):
+            kind = "forbidden"
+        elif isinstance(exc, NotImplementedError):
+            kind = "not_implemented"
+        elif isinstance(exc, SystemExit):
+            kind = "exit"
+        elif not isinstance(exc, Exception):
+            kind = "base_exception"
+        return {
+            "kind": kind,
+            "type": safe(lambda: type(exc).__name__, "Exception")[:100],
+            "message": safe(lambda: str(exc), "")[:2000],
+            "where": where[-8:],
+        }
+
+    @contextlib.contextmanager
+    def _guarded(self):
+        """Run student code with the test's forbidden functions armed."""
+        with contextlib.ExitStack() as stack:
+            if self.forbid_functions:
+                stack.enter_context(_ForbidFunctions(self.forbid_functions))
+            if self.forbid_ops:
+                stack.enter_context(_ForbidOps(self.forbid_ops))
+            yield
+
+    # ------------------------------------------------------------------ operations
+
+    def op_hello(self) -> dict:
+        return {"pid": os.getpid(), "dir": str(self.dir)}
+
+    def op_reset(self, seed: int, forbid: list, threads: int = 1) -> None:
+        """Start a test: fresh seeds, no objects from the last test."""
+        for rid in [r for r in self.objects if r not in self.pinned]:
+            del self.objects[rid]
+        torch.manual_seed(seed)
+        random.seed(seed)
+        with contextlib.suppress(ImportError):
+            import numpy
+
+            numpy.random.seed(seed % 2**32)
+        torch.set_num_threads(threads)
+        self.forbid_functions, self.forbid_ops = {}, {}
+        for name in forbid:
+            if name.startswith("aten."):
+                self.forbid_ops[name] = name
+                continue
+            with contextlib.suppress(Exception):
+                self.forbid_functions[_resolve(name)] = name
+            self.forbid_functions[name] = name
+        return None
+
+    def op_import(self, name: str, student: bool) -> Ref:
+        if not student:
+            ref = self._ref(importlib.import_module(name))
+        else:
+            ref = self._ref(self._import_student(name))
+        self.pinned.add(ref.id)
+        return ref
+
+    def _import_student(self, name: str) -> Any:
+        if name in sys.modules and getattr(sys.modules[name], "__file__", "").startswith(str(self.dir)):
+            return sys.modules[name]
+        problem = self.manifest.get("problems", {}).get(name)
+        path = self.dir / f"{name}.py"
+        if problem:
+            raise ModuleNotFoundError(problem)
+        if not path.is_file():
+            raise ModuleNotFoundError(f"the submission has no module {name!r}")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            with self._guarded():
+                spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        return module
+
+    def op_getattr(self, target: Any, name: str) -> Any:
+        with self._guarded():
+            return getattr(target, name)
+
+    def op_setattr(self, target: Any, name: str, value: Any) -> None:
+        setattr(target, name, value)
+
+    def op_call(self, target: Any, args: list, kwargs: dict) -> Any:
+        with self._guarded():
+            return target(*args, **kwargs)
+
+    def op_getitem(self, target: Any, key: Any) -> Any:
+        with self._guarded():
+            return target[key]
+
+    def op_len(self, target: Any) -> int:
+        with self._guarded():
+            return int(len(target))
+
+    def op_iter(self, target: Any) -> list:
+        items = []
+        with self._guarded():
+            for item in target:
+                items.append(item)
+                if len(items) > MAX_ITER_ITEMS:
+                    raise ValueError("iteration produced too many items")
+        return items
+
+    def op_type(self, target: Any) -> dict:
+        return introspect.type_info(target)
+
+    def op_structure(self, target: Any) -> dict:
+        return introspect.describe_module(target)
+
+    def op_vjp(self, target: Any, args: list, kwargs: dict, grad_output: Any, wrt: Any) -> dict:
+        with self._guarded():
+            return introspect.vjp(target, args, kwargs, grad_output, wrt)
+
+    def op_release(self, ids: list) -> None:
+        for rid in ids:
+            if rid not in self.pinned:
+                self.objects.pop(rid, None)

@@ -1,0 +1,104 @@
+"""Per-worker OS limits, applied in the forked child before any student code.
+
+Why RLIMIT_DATA and not RLIMIT_AS: torch maps gigabytes of address space it
+never touches, so an address-space cap low enough to matter breaks it.  The
+data limit is set relative to what the child already uses, because a forked
+child starts with the zygote's footprint.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import sys
+
+MiB = 1024 * 1024
+
+
+def _vm_data_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _set(which: int, soft: int, hard: int | None = None) -> None:
+    hard = soft if hard is None else hard
+    try:
+        cur_soft, cur_hard = resource.getrlimit(which)
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _unshare_network() -> bool:
+    """A private, empty network namespace (no loopback either), where permitted."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(0x40000000) == 0  # CLONE_NEWNET
+    except (OSError, AttributeError):
+        return False
+
+
+def readable_roots() -> list[str]:
+    """What a worker may read: the system, the Python installation, the grader package."""
+    roots = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
+             sys.prefix, sys.base_prefix, sys.exec_prefix,
+             os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]
+    roots += [p for p in sys.path if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p)]
+    return sorted(set(roots))
+
+
+def apply_in_child(
+    submission_dir: str,
+    memory_mib: int = 2048,
+    cpu_s: int = 900,
+    file_mib: int = 64,
+    nofile: int = 256,
+    landlock: bool = True,
+    require_landlock: bool = False,
+    **_ignored,
+) -> list[str]:
+    """Confine this (forked, not yet student-running) process; return what is active."""
+    active = []
+    work = os.path.join(submission_dir, ".work")
+    os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+    os.chdir(work)
+    os.environ["TMPDIR"] = os.path.join(work, "tmp")
+    os.environ["HOME"] = work
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    # Output goes to a capped file: a student's 200 MB of prints fills
+    # nothing and never reaches the judge's protocol stream.
+    out = os.open(os.path.join(work, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    os.close(devnull)
+    if _unshare_network():
+        active.append("network namespace")
+    _set(resource.RLIMIT_CORE, 0)
+    _set(resource.RLIMIT_DATA, _vm_data_bytes() + memory_mib * MiB)
+    _set(resource.RLIMIT_CPU, cpu_s, cpu_s + 5)
+    _set(resource.RLIMIT_FSIZE, file_mib * MiB)
+    _set(resource.RLIMIT_NOFILE, nofile)
+    active.append("rlimits")
+    if landlock:
+        from . import landlock as ll
+
+        try:
+            abi = ll.restrict(readable_roots() + [submission_dir], [work, os.devnull])
+        except OSError:
+            abi = 0
+        if abi:
+            active.append(f"landlock v{abi}")
+        elif require_landlock:
+            raise RuntimeError("landlock is required but could not be applied")
+    return active
