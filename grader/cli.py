@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

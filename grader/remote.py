@@ -169,7 +169,7 @@ class Session:
             return f"{what} called sys.exit({message}): your code must return, not end the program.{trail}"
         if kind == "base_exception":
             return f"{what} raised {etype}{': ' + message if message else ''}, which is not an ordinary error.{trail}"
-        if etype == "ModuleNotFoundError" and what.startswith("importing "):
+        if kind == "missing":
             return message
         return f"{what} raised {etype}: {message}{trail}"
 

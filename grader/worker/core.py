@@ -28,6 +28,10 @@ MAX_ITER_ITEMS = 100_000
 MANIFEST = "grader-manifest.json"
 
 
+class MissingModule(Exception):
+    """The submission has no such module (or it could not be prepared)."""
+
+
 class Forbidden(Exception):
     """Student code called something the exercise says to write by hand."""
 
@@ -138,6 +142,8 @@ class WorkerCore:
         kind = "error"
         if isinstance(exc, Forbidden):
             kind = "forbidden"
+        elif isinstance(exc, MissingModule):
+            kind = "missing"
         elif isinstance(exc, NotImplementedError):
             kind = "not_implemented"
         elif isinstance(exc, SystemExit):
@@ -201,9 +207,9 @@ class WorkerCore:
         problem = self.manifest.get("problems", {}).get(name)
         path = self.dir / f"{name}.py"
         if problem:
-            raise ModuleNotFoundError(problem)
+            raise MissingModule(problem)
         if not path.is_file():
-            raise ModuleNotFoundError(f"the submission has no module {name!r}")
+            raise MissingModule(f"the submission has no module {name!r}")
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -1,0 +1,52 @@
+"""Helpers for the project's own tests: real files, real processes, real torch."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "tests" / "fixtures" / "mini"
+
+
+def write_submission(folder: Path, files: dict[str, str | bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return folder
+
+
+def run_grader(args: list[str], cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def read_grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as f:
+        return {row["submission"]: row for row in csv.DictReader(f)}
+
+
+def read_results(out: Path, slug: str) -> dict:
+    return json.loads((out / slug / "results.json").read_text())
+
+
+@pytest.fixture
+def mini_grade(tmp_path):
+    """Grade submissions against the engine's mini assignment; returns (out, process)."""
+
+    def grade(*subs: Path, extra: list[str] = ()) -> tuple[Path, subprocess.CompletedProcess]:
+        out = tmp_path / "out"
+        proc = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "3", *extra])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return out, proc
+
+    return grade

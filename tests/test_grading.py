@@ -1,0 +1,187 @@
+"""`grader run` end to end on the engine's mini assignment: real processes, real files."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import MINI, ROOT, read_grades, read_results, run_grader, write_submission
+
+REF = (MINI / "solutions" / "mini.py").read_text()
+OTHER = "def answer():\n    return 42\n"
+BROKEN = {
+    "crash": REF.replace("return x * 2", "import os; os._exit(3)"),
+    "hang": REF.replace("return x * 2", "while True: pass"),
+    "sleeper": REF.replace("return x * 2", "import time; time.sleep(10**6)"),
+    "exits": REF.replace("return x * 2", "import sys; sys.exit(0)"),
+    "interrupt": REF.replace("return x * 2", "raise KeyboardInterrupt"),
+    "raises": REF.replace("return x * 2", "return x.nope()"),
+    "stub": REF.replace("return x * 2", "raise NotImplementedError").replace("return a + b", "raise NotImplementedError")
+            .replace("return x * self.k", "raise NotImplementedError"),
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    subs = [write_submission(base / "reference", {"mini.py": REF, "other.py": OTHER})]
+    for name, src in BROKEN.items():
+        subs.append(write_submission(base / name, {"mini.py": src, "other.py": OTHER}))
+    subs.append(write_submission(base / "no_mini", {"other.py": OTHER}))
+    subs.append(write_submission(base / "import_error", {"mini.py": "import not_a_module\n", "other.py": OTHER}))
+    subs.append(base / "does_not_exist")
+    out = base / "out"
+    proc = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "2", "-j", "2"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc
+
+
+def results_by_name(out, slug):
+    return {t["name"].split(": ", 1)[1]: t for t in read_results(out, slug)["tests"]}
+
+
+def test_the_reference_gets_full_marks(batch):
+    out, _ = batch
+    row = read_grades(out)["reference"]
+    assert (row["score"], row["max_score"], row["mini"], row["other"]) == ("7", "7", "6", "1")
+
+
+def test_grades_csv_has_the_contract_columns_in_the_assignment_order(batch):
+    out, _ = batch
+    header = (out / "grades.csv").read_text().splitlines()[0]
+    assert header == "submission,score,max_score,mini,other"
+
+
+@pytest.mark.parametrize("name", ["crash", "hang", "sleeper", "exits", "interrupt", "raises"])
+def test_a_broken_function_fails_only_the_tests_that_call_it(batch, name):
+    out, _ = batch
+    tests = results_by_name(out, name)
+    assert tests["double(x) is 2x"]["score"] == 0
+    assert tests["add(2, 3) is 5"]["score"] == 1
+    assert tests["Scale is an nn.Module that multiplies by k"]["score"] == 3
+    assert read_grades(out)[name]["other"] == "1"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("crash", "stopped during mini.double"),
+    ("hang", "did not finish within 2 seconds"),
+    ("sleeper", "did not finish within 2 seconds"),
+    ("exits", "called sys.exit(0)"),
+    ("interrupt", "KeyboardInterrupt"),
+    ("raises", "raised AttributeError"),
+    ("stub", "is not implemented yet"),
+])
+def test_each_failure_says_what_happened_in_plain_words(batch, name, words):
+    out, _ = batch
+    output = results_by_name(out, name)["double(x) is 2x"]["output"]
+    assert words in output
+    assert "mini.double(tensor(" in output          # what was called, with which input
+    assert "grader/" not in output and "Traceback" not in output
+
+
+def test_the_stub_scores_zero_everywhere_it_is_a_stub(batch):
+    out, _ = batch
+    assert read_grades(out)["stub"]["mini"] == "0"
+
+
+def test_a_missing_module_scores_zero_with_a_message_naming_it(batch):
+    out, _ = batch
+    row = read_grades(out)["no_mini"]
+    assert (row["mini"], row["other"]) == ("0", "1")
+    assert "no module `mini`" in results_by_name(out, "no_mini")["add(2, 3) is 5"]["output"]
+
+
+def test_a_module_that_fails_to_import_says_so(batch):
+    out, _ = batch
+    output = results_by_name(out, "import_error")["add(2, 3) is 5"]["output"]
+    assert "importing mini.py raised ModuleNotFoundError" in output
+
+
+def test_a_path_that_does_not_exist_still_gets_a_row_and_a_reason(batch):
+    out, _ = batch
+    assert read_grades(out)["does_not_exist"]["score"] == "0"
+    assert "does not exist" in results_by_name(out, "does_not_exist")["answer() is 42"]["output"]
+
+
+def test_results_json_is_gradescope_format(batch):
+    out, _ = batch
+    res = read_results(out, "reference")
+    assert set(res) >= {"score", "tests", "execution_time", "output"}
+    for t in res["tests"]:
+        assert set(t) >= {"name", "score", "max_score", "output", "visibility"}
+    assert res["score"] == 7
+
+
+def test_hidden_tests_say_only_that_they_failed(batch):
+    out, _ = batch
+    hidden = results_by_name(out, "stub")["Scale is an nn.Module that multiplies by k"]
+    assert hidden["visibility"] == "hidden" and hidden["output"] == "This hidden test failed."
+
+
+def test_without_cuda_the_gpu_lane_counts_for_nothing_and_the_summary_says_so(batch):
+    out, proc = batch
+    gpu = results_by_name(out, "reference")["double works on CUDA tensors"]
+    assert (gpu["score"], gpu["max_score"]) == (0, 0)
+    assert "GPU lane: skipped" in proc.stdout
+
+
+def test_the_summary_names_the_active_protections(batch):
+    _, proc = batch
+    assert "isolation:" in proc.stdout and "rlimits" in proc.stdout
+
+
+def test_no_worker_outlives_the_run(batch):
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "grader.worker.zygote" not in ps
+
+
+def test_usage_errors_exit_non_zero_and_say_what_to_do(tmp_path):
+    proc = run_grader(["run", str(tmp_path)])
+    assert proc.returncode == 2 and "--out" in proc.stderr
+    proc = run_grader(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--assignment", str(tmp_path)])
+    assert proc.returncode == 3 and "suites/" in proc.stderr
+
+
+def test_grading_is_deterministic_resumable_and_the_same_at_any_j(tmp_path):
+    subs = [write_submission(tmp_path / n, {"mini.py": src, "other.py": OTHER})
+            for n, src in [("a", REF), ("b", BROKEN["raises"]), ("c", BROKEN["stub"])]]
+    o1, o2 = tmp_path / "o1", tmp_path / "o2"
+    p1 = run_grader(["run", *subs, "--out", o1, "--assignment", MINI, "-j", "1"])
+    p2 = run_grader(["run", *subs, "--out", o2, "--assignment", MINI, "-j", "2"])
+    assert p1.returncode == p2.returncode == 0
+    assert (o1 / "grades.csv").read_bytes() == (o2 / "grades.csv").read_bytes()
+    for slug in "abc":
+        r1, r2 = read_results(o1, slug), read_results(o2, slug)
+        r1.pop("execution_time"), r2.pop("execution_time")
+        assert r1 == r2
+    again = run_grader(["run", *subs, "--out", o1, "--assignment", MINI])
+    assert again.stdout.count("unchanged, kept") == 3
+    assert (o1 / "grades.csv").read_bytes() == (o2 / "grades.csv").read_bytes()
+
+
+def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
+    subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(4)]
+    subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
+                             "--assignment", str(MINI), "-j", "1", "--timeout", "30"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if (out / "grades.csv").exists() and len((out / "grades.csv").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = set(read_grades(out))
+    assert done_before, "nothing was written before the kill"
+    again = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "1"])
+    assert again.returncode == 0
+    assert set(read_grades(out)) == {f"s{i}" for i in range(4)} | {"slow"}
+    assert again.stdout.count("unchanged, kept") >= len(done_before)
+    time.sleep(1)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "grader.worker.zygote" not in ps

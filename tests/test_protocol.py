@@ -1,0 +1,108 @@
+"""The wire format: plain data in, plain data out, nothing else survives."""
+import math
+import socket
+
+import pytest
+import torch
+
+from grader import protocol
+
+
+def roundtrip(value):
+    blobs = []
+    data = protocol.encode(value, blobs)
+    a, b = socket.socketpair()
+    with a, b:
+        protocol.send(a, {"v": data}, blobs)
+        msg, got_blobs = protocol.recv(b)
+    return protocol.decode(msg["v"], got_blobs)
+
+
+@pytest.mark.parametrize("value", [None, True, 3, -2.5, "héllo", [1, [2, 3]], (1, "a"), {"k": 1, 2: [None]}])
+def test_plain_values_round_trip(value):
+    assert roundtrip(value) == value
+    assert type(roundtrip(value)) is type(value)
+
+
+def test_non_finite_floats_round_trip():
+    out = roundtrip([math.inf, -math.inf, math.nan])
+    assert out[0] == math.inf and out[1] == -math.inf and math.isnan(out[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.uint8, torch.bool])
+def test_tensors_round_trip_with_dtype_and_shape(dtype):
+    t = (torch.arange(24).reshape(2, 3, 4) % 3).to(dtype)
+    out = roundtrip(t)
+    assert type(out) is torch.Tensor and out.dtype == dtype and torch.equal(out, t)
+
+
+def test_non_contiguous_and_empty_tensors():
+    t = torch.arange(12.0).reshape(3, 4).t()
+    assert torch.equal(roundtrip(t), t)
+    assert roundtrip(torch.empty(0, 3)).shape == (0, 3)
+
+
+def test_an_int_subclass_with_a_lying_eq_arrives_as_a_plain_int():
+    class Liar(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    out = roundtrip(Liar(3))
+    assert type(out) is int and out == 3 and out != 4
+
+
+def test_a_tensor_subclass_arrives_as_a_plain_tensor():
+    class Sneaky(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    t = torch.ones(2).as_subclass(Sneaky)
+    out = roundtrip(t)
+    assert type(out) is torch.Tensor and not torch.equal(out, torch.zeros(2))
+
+
+def test_parameters_arrive_as_plain_tensors_without_grad():
+    p = torch.nn.Parameter(torch.ones(3))
+    out = roundtrip(p)
+    assert type(out) is torch.Tensor and not out.requires_grad
+
+
+def test_unencodable_objects_are_refused_without_a_ref_maker():
+    with pytest.raises(protocol.Unencodable):
+        protocol.encode(object(), [])
+
+
+def test_objects_become_refs_when_a_ref_maker_is_given():
+    data = protocol.encode([object()], [], make_ref=lambda o: protocol.Ref(7, "builtins.object"))
+    assert protocol.decode(data, []) == [protocol.Ref(7, "builtins.object")]
+
+
+@pytest.mark.parametrize("bad", [
+    {"$t": "tensor", "dtype": "float32", "shape": [4], "blob": 0},     # 4 floats need 16 bytes
+    {"$t": "tensor", "dtype": "object", "shape": [1], "blob": 0},      # unknown dtype
+    {"$t": "tensor", "dtype": "float32", "shape": [-1], "blob": 0},
+    {"$t": "pickle", "data": "gASV"},
+    {"$t": "float", "v": "1e400"},
+    {"$t": "dict", "items": [[[1], 2]]},                               # unhashable key
+])
+def test_malformed_values_are_rejected(bad):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(bad, [b"\x00" * 4])
+
+
+def test_deeply_nested_values_are_rejected():
+    data = []
+    for _ in range(protocol.MAX_DEPTH + 5):
+        data = [data]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(data, [])
+
+
+def test_oversized_messages_are_refused_before_reading_them():
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(protocol._HEAD.pack(protocol.MAX_HEADER_BYTES + 1, 0))
+        with pytest.raises(protocol.ProtocolError):
+            protocol.recv(b)
