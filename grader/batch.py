@@ -81,7 +81,7 @@ class ResumeStore:
 
 
 def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
-                 zygote_socket: str | None, opts: BatchOptions) -> None:
+                 zygote, opts: BatchOptions) -> None:
     """Runs in the forked judge; never returns."""
     code = 97
     try:
@@ -101,8 +101,8 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
         args = [*assignment.pytest_args(), "--grader-submission", str(prepared),
                 "--grader-report", str(report), "--grader-isolation", opts.isolation,
                 "--grader-timeout", str(opts.call_timeout)]
-        if zygote_socket:
-            args += ["--grader-zygote", zygote_socket]
+        if zygote is not None:
+            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(zygote.limits)]
         code = int(pytest.main(args))
         sys.stdout.flush()
     except BaseException:  # noqa: BLE001
@@ -178,14 +178,15 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 sys.stdout.flush()
                 pid = os.fork()
                 if pid == 0:
-                    _judge_child(assignment, prepared, report, log,
-                                 zygote.socket_path if zygote else None, opts)
+                    _judge_child(assignment, prepared, report, log, zygote, opts)
                 running[pid] = _Running(sub, pid, report, log)
             pid, status = _wait_any(running, opts.submission_timeout)
             progress.tick()
             if pid is None:
                 continue
             job = running.pop(pid)
+            if zygote is not None:
+                zygote.kill_tag(job.sub.slug)  # whatever its judge left running
             elapsed = time.monotonic() - job.started
             result = _collect(job, status, exercises, max_cpu, elapsed, opts)
             _finish(job.sub, result, out, store, results, progress, flush_csv)

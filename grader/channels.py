@@ -58,9 +58,10 @@ class InlineChannel:
 class Zygote:
     """The judge's handle on a running fork server (see grader.worker.zygote)."""
 
-    def __init__(self, socket_path: str, process: subprocess.Popen | None = None):
+    def __init__(self, socket_path: str, process: subprocess.Popen | None = None, limits: dict | None = None):
         self.socket_path = socket_path
         self.process = process
+        self.limits = limits or {}
 
     @classmethod
     def start(cls, scratch: str, preload: str = "torch", wrap: list[str] | None = None) -> "Zygote":
@@ -165,8 +166,8 @@ class ProcessChannel:
             self.close()
             raise ChannelLost("timed out", timed_out=True)
         try:
-            self.sock.settimeout(max(0.5, deadline - time.monotonic()) + 5)
-            return protocol.recv(self.sock)
+            # The reply has begun; allow its transfer a little past the call's limit.
+            return protocol.recv(self.sock, deadline=max(deadline, time.monotonic()) + 5)
         except socket.timeout:
             self.close()
             raise ChannelLost("timed out", timed_out=True) from None

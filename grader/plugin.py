@@ -48,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="process (default): student code runs in a sandboxed worker; "
                          "inline: in this process, for trusted code only")
     group.addoption("--grader-zygote", help="socket of a running worker fork server")
+    group.addoption("--grader-worker-limits", help="JSON limits for workers of that fork server")
     group.addoption("--grader-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
                     help="seconds each call into student code may take (default 10)")
 
@@ -148,10 +149,11 @@ class GradingPlugin:
         from .submissions import prepare_for_plugin
 
         raw = config.getoption("--grader-submission")
-        if config.getoption("--grader-zygote") or config.getoption("--grader-isolation") == "inline":
-            self.submission_dir, self.problems = prepare_for_plugin(raw)
+        if config.getoption("--grader-zygote"):
+            self.submission_dir, self.problems = prepare_for_plugin(raw)  # prepared by `grader run`
         else:
-            # We start our own sandbox: the submission must sit in its scratch folder.
+            # On our own: prepare into a scratch folder that we remove at the
+            # end (and that our sandbox can see).
             from .channels import make_scratch
 
             self.scratch = make_scratch()
@@ -177,17 +179,17 @@ class GradingPlugin:
 
             factory = lambda: InlineChannel(sub)  # noqa: E731
         else:
-            from .channels import ProcessChannel, Zygote, make_scratch
-            from .sandbox import worker_limits
+            from .channels import ProcessChannel, Zygote
 
             sock = self.config.getoption("--grader-zygote")
             if sock:
-                self.zygote = Zygote(sock)
+                limits = json.loads(self.config.getoption("--grader-worker-limits") or "{}")
+                self.zygote = Zygote(sock, limits=limits)
             else:
                 from .sandbox import start_zygote
 
                 self.zygote = start_zygote(self.scratch, sub)
-            zygote, limits = self.zygote, worker_limits()
+            zygote, limits = self.zygote, self.zygote.limits
             factory = lambda: ProcessChannel(zygote, sub, limits)  # noqa: E731
         return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"),
                        self.problems, sub)

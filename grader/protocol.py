@@ -21,6 +21,7 @@ import json
 import math
 import socket
 import struct
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ import torch
 # Limits that a reply must respect before the judge even looks at it.
 MAX_HEADER_BYTES = 8 * 1024 * 1024
 MAX_BLOBS = 4096
-MAX_BLOB_BYTES = 256 * 1024 * 1024
+MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -223,30 +224,38 @@ def send(sock: socket.socket, message: dict, blobs: list[bytes]) -> None:
     sock.sendall(pack(message, blobs))
 
 
-def recv(sock: socket.socket, max_blob_bytes: int = MAX_BLOB_BYTES) -> tuple[dict, list[bytes]]:
-    """Read one framed message; raise EOFError on a closed peer."""
-    hlen, nblobs = _HEAD.unpack(_exact(sock, _HEAD.size))
+def recv(sock: socket.socket, max_blob_bytes: int = MAX_BLOB_BYTES,
+         deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    """Read one framed message; raise EOFError on a closed peer, and
+    ``socket.timeout`` past ``deadline`` (a ``time.monotonic()`` value) however
+    slowly the peer drips its bytes."""
+    hlen, nblobs = _HEAD.unpack(_exact(sock, _HEAD.size, deadline))
     if hlen > MAX_HEADER_BYTES or nblobs > MAX_BLOBS:
         raise ProtocolError("message too large")
     try:
-        message = json.loads(_exact(sock, hlen))
+        message = json.loads(_exact(sock, hlen, deadline))
     except ValueError as e:
         raise ProtocolError(f"bad JSON: {e}") from None
     if type(message) is not dict:
         raise ProtocolError("message is not an object")
     blobs, total = [], 0
     for _ in range(nblobs):
-        (n,) = _BLOB.unpack(_exact(sock, _BLOB.size))
+        (n,) = _BLOB.unpack(_exact(sock, _BLOB.size, deadline))
         total += n
         if total > max_blob_bytes:
             raise ProtocolError("tensor data too large")
-        blobs.append(_exact(sock, n))
+        blobs.append(_exact(sock, n, deadline))
     return message, blobs
 
 
-def _exact(sock: socket.socket, n: int) -> bytes:
+def _exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("deadline passed")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError("peer closed the connection")

@@ -49,13 +49,19 @@ def bwrap_works() -> bool:
     return r.returncode == 0
 
 
-def worker_limits() -> dict:
+WORK_ROOT = "/grader-work"
+WORK_BYTES = 1 << 30
+
+
+def worker_limits(in_bwrap: bool = False) -> dict:
     """Per-worker limits (memory overridable with GRADER_MEMORY_MIB)."""
     m = mode()
     return {
         "memory_mib": int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
-        "landlock": m in ("auto", "bwrap", "landlock"),
+        "landlock": m != "none",
         "require_landlock": m == "landlock",
+        "seccomp": m != "none",
+        "work_root": WORK_ROOT if in_bwrap else None,
     }
 
 
@@ -70,7 +76,8 @@ def preload_modules() -> str:
 
 def bwrap_command(scratch: str) -> list[str]:
     cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--uid", "65534", "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+           "--uid", "65534", "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+           "--size", str(WORK_BYTES), "--tmpfs", WORK_ROOT]
     for path in readable_roots():
         if path in ("/proc", "/dev") or not os.path.exists(path):
             continue
@@ -93,6 +100,10 @@ def protections(use_bwrap: bool) -> list[str]:
     if ll and worker_limits()["landlock"]:
         out.append(f"landlock (ABI {ll}): each worker reads only the system and its own submission, "
                    "writes only its scratch folder, no TCP, no signals out")
+    from .worker import seccomp
+
+    if seccomp.supported() and worker_limits()["seccomp"]:
+        out.append("seccomp: no fork/exec, no internet sockets, no chmod/chown/mount/ptrace")
     out.append("rlimits: memory, CPU time, file size, open files; wall-clock kill per call")
     return out
 
@@ -102,6 +113,7 @@ def start_zygote(scratch: str, submissions_root: str | None = None) -> Zygote:
 
 
 def start_zygote_for_batch(scratch: str) -> tuple[Zygote, list[str]]:
+    """Start the sandboxed fork server; the returned Zygote knows its workers' limits."""
     m = mode()
     use_bwrap = m in ("auto", "bwrap") and bwrap_works()
     if m == "bwrap" and not use_bwrap:
@@ -109,6 +121,7 @@ def start_zygote_for_batch(scratch: str) -> tuple[Zygote, list[str]]:
                            "install it (apt-get install bubblewrap) or run `grader doctor`")
     wrap = bwrap_command(scratch) if use_bwrap else None
     zygote = Zygote.start(scratch, preload=preload_modules(), wrap=wrap)
+    zygote.limits = worker_limits(in_bwrap=use_bwrap)
     prot = protections(use_bwrap)
     if m == "none":
         prot = ["rlimits and a separate process only (GRADER_SANDBOX=none): NOT isolated from this machine"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,11 @@ def write_submission(folder: Path, files: dict[str, str | bytes]) -> Path:
     return folder
 
 
-def run_grader(args: list[str], cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_grader(args: list[str], cwd: Path | None = None, timeout: float = 900,
+               env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
 
 
 def read_grades(out: Path) -> dict[str, dict[str, str]]:

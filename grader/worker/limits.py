@@ -64,23 +64,22 @@ def apply_in_child(
     nofile: int = 256,
     landlock: bool = True,
     require_landlock: bool = False,
+    seccomp: bool = True,
+    work_root: str | None = None,
     **_ignored,
 ) -> list[str]:
     """Confine this (forked, not yet student-running) process; return what is active."""
     active = []
-    work = os.path.join(submission_dir, ".work")
+    work = work_dir(submission_dir, work_root, os.getpid())
     os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
     os.chdir(work)
     os.environ["TMPDIR"] = os.path.join(work, "tmp")
     os.environ["HOME"] = work
+    # No input, and output nowhere: a student's 200 MB of prints costs only
+    # their own time and never reaches the judge's protocol stream.
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    # Output goes to a capped file: a student's 200 MB of prints fills
-    # nothing and never reaches the judge's protocol stream.
-    out = os.open(os.path.join(work, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     os.close(devnull)
     if _unshare_network():
         active.append("network namespace")
@@ -101,4 +100,16 @@ def apply_in_child(
             active.append(f"landlock v{abi}")
         elif require_landlock:
             raise RuntimeError("landlock is required but could not be applied")
+    if seccomp:
+        from . import seccomp as sc
+
+        if sc.install():
+            active.append("seccomp")
     return active
+
+
+def work_dir(submission_dir: str, work_root: str | None, pid: int) -> str:
+    """The only folder a worker may write: private, and on a size-capped tmpfs under bubblewrap."""
+    if work_root:
+        return os.path.join(work_root, str(pid))
+    return os.path.join(submission_dir, ".work")

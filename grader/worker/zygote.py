@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     listener.listen(64)
     listener.settimeout(0.5)
     workers: dict[int, str] = {}  # pid -> tag (the submission it serves)
+    work_roots: dict[int, str] = {}  # pid -> tmpfs holding its private work folder
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     while True:
@@ -107,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         for pid in list(workers):
             if pid not in live:
                 del workers[pid]
+                if work_roots.get(pid):
+                    shutil.rmtree(os.path.join(work_roots.pop(pid), str(pid)), ignore_errors=True)
         for pid in live - set(workers):
             _kill_group(pid)  # an orphan: its worker is gone
         if conn is None:
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
                     _serve_worker(fds[0], request["dir"], request.get("limits", {}))
                 os.close(fds[0])
                 workers[pid] = str(request.get("tag", ""))
+                work_roots[pid] = request.get("limits", {}).get("work_root") or ""
                 conn.sendall(json.dumps({"pid": pid}).encode())
             elif op == "kill":
                 for fd in fds:

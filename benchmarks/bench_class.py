@@ -1,0 +1,211 @@
+"""Grade a generated class three ways and compare.
+
+    python benchmarks/bench_class.py --n 200 -j 2
+
+1. shipped: ``grader run -j J`` with isolation on (the warm parent, the
+   sandboxed fork server);
+2. naive:   a fresh ``python -m pytest`` per submission over the same suites
+   and submissions (student code imported in-process, as a simple grading
+   script would do), J at a time;
+3. floor:   the same suites in one warm process, inline, no isolation.
+
+The class mixes the reference, the stubs and realistic bugs (the mutants in
+tests/mutants).  The naive baseline is slow, so by default it runs on a
+sample (``--naive-sample``) and its per-submission time is scaled; the
+printout says so.  Peak memory is the largest sum of PSS over the process
+tree (shared pages counted once), sampled every 0.1 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_class(dest: Path, n: int) -> list[Path]:
+    """n submissions: reference, stubs and one-mutant variants, in a fixed cycle."""
+    mutants = sorted((ROOT / "tests" / "mutants").glob("*/wrong_*.py"))
+    kinds: list[tuple[str, Path | None]] = [("ref", None), ("stub", None)] + [("mut", m) for m in mutants]
+    subs = []
+    for i in range(n):
+        kind, mutant = kinds[i % len(kinds)]
+        folder = dest / f"s{i:04d}"
+        shutil.copytree(ROOT / ("exercises" if kind == "stub" else "solutions"), folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+        if mutant is not None:
+            shutil.copy(mutant, folder / f"{mutant.parent.name}.py")
+        subs.append(folder)
+    return subs
+
+
+class PeakMemory:
+    """Peak of the summed PSS of a process and its descendants."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = open(f"/proc/{entry}/stat").read()
+                    ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                except (OSError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry))
+        out, todo = [], [self.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo += children.get(p, [])
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in self._tree():
+                try:
+                    for line in open(f"/proc/{p}/smaps_rollup"):
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+                except OSError:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.thread.join()
+        return self.peak
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess]:
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "CI": "1"})
+    mem = PeakMemory(proc.pid)
+    out, _ = proc.communicate()
+    peak = mem.stop()
+    return time.monotonic() - t0, peak, subprocess.CompletedProcess(cmd, proc.returncode, out)
+
+
+def shipped(subs: list[Path], jobs: int, out: Path) -> tuple[float, int]:
+    secs, peak, proc = timed([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
+                              "-j", str(jobs), "--no-resume"], ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"grader run failed:\n{proc.stdout[-3000:]}")
+    return secs, peak
+
+
+def naive(subs: list[Path], jobs: int) -> tuple[float, int]:
+    """A fresh pytest per submission, `jobs` at a time; returns (seconds, peak of one)."""
+    t0, peak = time.monotonic(), 0
+    queue, running = list(subs), []
+    while queue or running:
+        while queue and len(running) < jobs:
+            sub = queue.pop(0)
+            cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
+                   "--grader-submission", str(sub), "--grader-isolation", "inline"]
+            p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 stdin=subprocess.DEVNULL)
+            running.append((p, PeakMemory(p.pid)))
+        for p, m in list(running):
+            if p.poll() is not None:
+                peak = max(peak, m.stop())
+                running.remove((p, m))
+        time.sleep(0.02)
+    return time.monotonic() - t0, peak * jobs
+
+
+FLOOR = r"""
+import sys, time, pytest, torch, torchvision
+from grader.plugin import _hypothesis_profile
+torch.set_num_threads(1)
+_hypothesis_profile()
+pytest.main(["suites", "-q", "-p", "no:cacheprovider", "--collect-only"])  # warm: import suites once
+subs = sys.argv[1:]
+t0 = time.monotonic()
+for s in subs:
+    pytest.main(["suites", "-q", "-p", "no:cacheprovider", "--grader-submission", s,
+                 "--grader-isolation", "inline"])
+print("FLOOR_SECONDS", time.monotonic() - t0, file=sys.stderr)
+"""
+
+
+def floor(subs: list[Path]) -> tuple[float, int]:
+    """One warm process, inline; the time excludes its one-off imports."""
+    _, peak, proc = timed([sys.executable, "-c", FLOOR, *map(str, subs)], ROOT)
+    secs = float(next(l for l in proc.stdout.splitlines() if l.startswith("FLOOR_SECONDS")).split()[1])
+    return secs, peak
+
+
+def cold_start(sub: Path, out: Path) -> tuple[float, float, float]:
+    """(grader run on one submission, import torch+torchvision, floor for it)."""
+    t_run, _, _ = timed([sys.executable, "-m", "grader.cli", "run", str(sub), "--out", str(out), "-j", "1"], ROOT)
+    t_imp, _, _ = timed([sys.executable, "-c", "import torch, torchvision"], ROOT)
+    t_floor, _ = floor([sub])
+    return t_run, t_imp, t_floor
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--naive-sample", type=int, default=20, help="submissions for the naive baseline (0: all)")
+    ap.add_argument("--floor-sample", type=int, default=0, help="submissions for the floor (0: all)")
+    args = ap.parse_args()
+    gib = 1024 ** 3
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
+        tmp = Path(tmp)
+        subs = make_class(tmp / "class", args.n)
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"{platform.system()} {platform.release()}")
+        print(f"class: {len(subs)} submissions (reference, stubs, one-bug variants); whole course")
+
+        s1, m1 = shipped(subs, 1, tmp / "out1")
+        sj, mj = shipped(subs, args.jobs, tmp / f"out{args.jobs}")
+        same = (tmp / "out1" / "grades.csv").read_bytes() == (tmp / f"out{args.jobs}" / "grades.csv").read_bytes()
+
+        nsub = subs[: args.naive_sample] if args.naive_sample else subs
+        sn, mn = naive(nsub, args.jobs)
+        sn_scaled = sn * len(subs) / len(nsub)
+        fsub = subs[: args.floor_sample] if args.floor_sample else subs
+        sf, mf = floor(fsub)
+        sf_scaled = sf * len(subs) / len(fsub)
+        t_run, t_imp, t_floor = cold_start(subs[0], tmp / "cold")
+
+        def row(name, secs, peak, note=""):
+            print(f"{name:<34} {secs:8.1f} s  {secs / len(subs):6.3f} s/sub  {len(subs) / secs:6.2f} sub/s  "
+                  f"peak {peak / gib:5.2f} GiB {note}")
+
+        print()
+        row("grader run -j 1 (isolated)", s1, m1)
+        row(f"grader run -j {args.jobs} (isolated)", sj, mj)
+        row(f"naive pytest per submission -j {args.jobs}", sn_scaled, mn,
+            f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "")
+        row("floor: one warm process, inline", sf_scaled, mf,
+            f"(measured on {len(fsub)}, scaled)" if len(fsub) < len(subs) else "")
+        print()
+        print(f"-j {args.jobs} vs naive -j {args.jobs}: {sn_scaled / sj:5.1f}x throughput   (target >= 5x)")
+        print(f"-j 1 vs floor:            {s1 / sf_scaled:5.2f}x time         (target <= 1.5x)")
+        print(f"peak memory at -j {args.jobs}:     {mj / gib:5.2f} GiB             (target < 2.5 GiB)")
+        print(f"cold start, one submission: {t_run:.1f} s vs import torch+torchvision {t_imp:.1f} s + floor "
+              f"{t_floor:.1f} s = {t_imp + t_floor:.1f} s   (target: within 2 s)")
+        print(f"grades.csv identical at -j 1 and -j {args.jobs}: {same}")
+
+
+if __name__ == "__main__":
+    main()
