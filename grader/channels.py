@@ -40,16 +40,9 @@ class InlineChannel:
         self.core = WorkerCore(submission_dir)
 
     def request(self, message: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]:
-        a, b = socket.socketpair()
-        try:
-            protocol.send(a, message, blobs)
-            m, bl = protocol.recv(b)
-            reply, out = self.core.handle(m, bl)
-            protocol.send(b, reply, out)
-            return protocol.recv(a)
-        finally:
-            a.close()
-            b.close()
+        # The same bytes as over a socket, so both channels decode alike.
+        reply, out = self.core.handle(*protocol.unpack(protocol.pack(message, blobs)))
+        return protocol.unpack(protocol.pack(reply, out))
 
     def close(self) -> None:
         pass

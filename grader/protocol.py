@@ -261,3 +261,23 @@ def _exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
             raise EOFError("peer closed the connection")
         buf += chunk
     return bytes(buf)
+
+
+class _Buffer:
+    """Reads a packed message from memory with the socket interface recv() expects."""
+
+    def __init__(self, data: bytes):
+        self.view, self.pos = memoryview(data), 0
+
+    def recv(self, n: int) -> bytes:
+        chunk = bytes(self.view[self.pos:self.pos + n])
+        self.pos += len(chunk)
+        return chunk
+
+    def settimeout(self, _t) -> None:
+        pass
+
+
+def unpack(data: bytes) -> tuple[dict, list[bytes]]:
+    """The inverse of :func:`pack`, with :func:`recv`'s checks."""
+    return recv(_Buffer(data))  # type: ignore[arg-type]

@@ -1,0 +1,10 @@
+"""Forgets to add one: returns the input unchanged."""
+from torch import nn
+
+
+class TuDui(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x

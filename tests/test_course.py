@@ -1,0 +1,94 @@
+"""The whole course, graded for real: the reference gets full marks and the
+stubs zero in every exercise; every realistic bug (tests/mutants/<module>/wrong_*.py)
+loses points in its own exercise and only there; every correct variant
+(right_*.py) gets full marks."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_grades, read_results, run_grader
+
+MUTANTS = sorted((ROOT / "tests" / "mutants").glob("*/*.py"))
+EXERCISES = sorted(p.stem[5:] for p in (ROOT / "suites").glob("test_*.py"))
+
+
+def sub_name(mutant: Path) -> str:
+    return f"{mutant.parent.name}__{mutant.stem}"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    base = tmp_path_factory.mktemp("course")
+    ignore = shutil.ignore_patterns("__pycache__", "__init__.py")
+    shutil.copytree(ROOT / "solutions", base / "reference", ignore=ignore)
+    shutil.copytree(ROOT / "exercises", base / "stubs", ignore=ignore)
+    subs = [base / "reference", base / "stubs"]
+    for mutant in MUTANTS:
+        folder = base / sub_name(mutant)
+        shutil.copytree(ROOT / "solutions", folder, ignore=ignore)
+        shutil.copy(mutant, folder / f"{mutant.parent.name}.py")
+        subs.append(folder)
+    out = base / "out"
+    proc = run_grader(["run", *subs, "--out", out, "-j", "2"], timeout=3000)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, read_grades(out)
+
+
+def test_every_contract_module_has_a_stub_a_solution_and_a_suite():
+    for module in ["tudui", "conv", "pooling", "activations", "sequential", "losses", "training", "data"]:
+        assert (ROOT / "exercises" / f"{module}.py").is_file()
+        assert (ROOT / "solutions" / f"{module}.py").is_file()
+        assert (ROOT / "suites" / f"test_{module}.py").is_file()
+
+
+@pytest.mark.parametrize("module", EXERCISES)
+def test_each_exercise_has_at_least_five_bugs_and_two_correct_variants(module):
+    assert len(list((ROOT / "tests" / "mutants" / module).glob("wrong_*.py"))) >= 5
+    assert len(list((ROOT / "tests" / "mutants" / module).glob("right_*.py"))) >= 2
+
+
+def test_the_reference_gets_full_marks_in_every_exercise(course):
+    out, grades = course
+    row = grades["reference"]
+    assert row["score"] == row["max_score"] and float(row["max_score"]) > 0
+    failed = [t for t in read_results(out, "reference")["tests"] if t["score"] != t["max_score"]]
+    assert failed == []
+
+
+def test_the_stubs_get_zero_in_every_exercise(course):
+    out, grades = course
+    row = grades["stubs"]
+    assert all(row[e] == "0" for e in EXERCISES), row
+    for t in read_results(out, "stubs")["tests"]:
+        if t["max_score"] and t["visibility"] != "hidden":
+            assert "not implemented yet" in t["output"] or "NotImplementedError" in t["output"], t
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("wrong_")], ids=sub_name)
+def test_a_realistic_bug_loses_points_in_its_exercise_only(course, mutant):
+    out, grades = course
+    row, ref = grades[sub_name(mutant)], grades["reference"]
+    module = mutant.parent.name
+    assert float(row[module]) < float(ref[module]), f"{mutant.name} got full marks in {module}"
+    for other in EXERCISES:
+        if other != module:
+            assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("right_")], ids=sub_name)
+def test_a_correct_variant_gets_full_marks(course, mutant):
+    out, grades = course
+    row = grades[sub_name(mutant)]
+    assert row["score"] == grades["reference"]["score"], \
+        [t["name"] + ": " + t["output"][:300] for t in read_results(out, sub_name(mutant))["tests"] if t["score"] != t["max_score"]]
+
+
+def test_failure_messages_never_show_grader_internals(course):
+    out, _ = course
+    for folder in out.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            for t in read_results(out, folder.name)["tests"]:
+                assert "Traceback" not in t["output"] and "/grader/" not in t["output"], (folder.name, t)
