@@ -70,6 +70,8 @@ def _hypothesis_profile() -> None:
         deadline=None,
         print_blob=False,
         max_examples=50,
+        # One failure, shrunk, is what a beginner can act on.
+        report_multiple_bugs=False,
         # No "explain" phase: it re-runs failing tests many times and its
         # notes talk about code the student never saw.
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
@@ -112,6 +114,8 @@ def title_of(item: pytest.Item) -> str:
 def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
     """(status, text) for a failed phase: never a traceback through the grader."""
     exc = excinfo.value
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]  # several distinct failures: report the first
     notes = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
     body = str(exc).strip()
     if isinstance(exc, (AssertionError, WorkerLost)):

@@ -189,8 +189,8 @@ class WorkerCore:
                 self.forbid_ops[name] = name
                 continue
             with contextlib.suppress(Exception):
-                self.forbid_functions[_resolve(name)] = name
-            self.forbid_functions[name] = name
+                self.forbid_functions.setdefault(_resolve(name), name)  # aliases keep the first name
+            self.forbid_functions.setdefault(name, name)
         return None
 
     def op_import(self, name: str, student: bool) -> Ref:
