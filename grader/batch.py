@@ -128,11 +128,23 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     from .channels import make_scratch, remove_scratch
 
     assignment = Assignment.locate(opts.assignment)
-    assignment.collect()
-    exercises = assignment.exercises
     subs = discover(opts.submissions)
-    out = Path(opts.out)
+    subs = [Submission(s.name, s.source.absolute(), s.slug) for s in subs]
+    out = Path(opts.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(make_scratch())
+    # Everything below runs in the scratch folder: whatever pytest, its
+    # plugins or hypothesis leave in the current folder is removed with it.
+    home = os.getcwd()
+    os.chdir(scratch)
+    try:
+        sandbox.warm_up_judge()
+        assignment.collect()
+    except BaseException:
+        os.chdir(home)
+        remove_scratch(str(scratch))
+        raise
+    exercises = assignment.exercises
     store = ResumeStore(out / ".grader-state", assignment.version())
     max_cpu = assignment.max_by_exercise(gpu=False)
 
@@ -153,7 +165,6 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         if sub.slug in results:
             progress.advance(results[sub.slug], cached=True)
 
-    scratch = Path(make_scratch())
     protections: list[str] = []
     zygote = None
     try:
@@ -194,6 +205,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         progress.close()
         if zygote is not None:
             zygote.stop()
+        os.chdir(home)
         remove_scratch(str(scratch))
 
     ordered = [results[s.slug] for s in subs]

@@ -241,6 +241,13 @@ class GradingPlugin:
     # ---------------------------------------------------------------- results
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        yield
+        # Hypothesis would turn failing examples into patch files in the
+        # current folder (importing libcst to do so): not for student runs.
+        item.__dict__.pop("_hypothesis_failing_examples", None)
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()

@@ -65,13 +65,29 @@ def worker_limits(in_bwrap: bool = False) -> dict:
     }
 
 
+# torch imports these lazily, at the first backward() with an explicit
+# gradient (~1-3 s): pay it once, before forking, not in every worker.
+LAZY_TORCH = ("torch.fx.experimental.symbolic_shapes",)
+
+
 def preload_modules() -> str:
     import importlib.util
 
-    mods = ["torch"]
+    mods = ["torch", *LAZY_TORCH]
     if importlib.util.find_spec("torchvision") is not None:
         mods.append("torchvision")
     return ",".join(mods)
+
+
+def warm_up_judge() -> None:
+    """Imports for the warm parent, so no forked judge pays them."""
+    import importlib
+
+    for name in preload_modules().split(","):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def bwrap_command(scratch: str) -> list[str]:

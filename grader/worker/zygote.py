@@ -13,6 +13,7 @@ file descriptor.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in filter(None, opts.preload.split(",")):
         try:
-            __import__(name)
+            importlib.import_module(name)
         except ImportError:
             pass
     # Imported now so that no worker pays for them.
