@@ -94,7 +94,8 @@ def encode(value: Any, blobs: list[bytes], make_ref=None, _depth: int = 0) -> An
         return {"$t": "ref", "id": value.id, "type": value.type}
     if isinstance(value, torch.Tensor):
         return _encode_tensor(value, blobs, make_ref)
-    if t in (list, tuple, torch.Size) or (isinstance(value, tuple) and hasattr(value, "_fields")):
+    if t in (list, tuple, torch.Size) or (isinstance(value, tuple) and (
+            hasattr(value, "_fields") or t.__module__ == "torch.return_types")):
         items = [encode(v, blobs, make_ref, _depth + 1) for v in value]
         return items if t is list else {"$t": "tuple", "items": items}
     if t in (dict, OrderedDict):

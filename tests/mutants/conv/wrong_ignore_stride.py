@@ -1,0 +1,44 @@
+"""Wrong: conv2d gets the output size right but moves the kernel one cell at a time (the loop ignores stride)."""
+import torch
+import torch.nn.functional as F
+
+
+def conv2d_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    padded = size + 2 * padding
+    covered = dilation * (kernel_size - 1) + 1
+    count, start = 0, 0
+    while start + covered <= padded:
+        count += 1
+        start += stride
+    return count
+
+
+def conv2d_output_shape(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1):
+    def both(v):
+        return (v, v) if isinstance(v, int) else tuple(v)
+
+    k, s, p, d = both(kernel_size), both(stride), both(padding), both(dilation)
+    n, _, h, w = input_shape
+    return (n, out_channels,
+            conv2d_output_size(h, k[0], s[0], p[0], d[0]),
+            conv2d_output_size(w, k[1], s[1], p[1], d[1]))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    n, _, h, w = input.shape
+    c_out, _, kh, kw = weight.shape
+    x = F.pad(input, [padding] * 4)
+    h_out = conv2d_output_size(h, kh, stride, padding)
+    w_out = conv2d_output_size(w, kw, stride, padding)
+    rows = []
+    for i in range(h_out):
+        cols = []
+        for j in range(w_out):
+            patch = x[:, :, i:i + kh, j:j + kw]   # (N, C_in, kH, kW)
+            # (N, 1, C_in, kH, kW) * (C_out, C_in, kH, kW), summed over C_in, kH, kW -> (N, C_out)
+            cols.append((patch.unsqueeze(1) * weight).sum(dim=(2, 3, 4)))
+        rows.append(torch.stack(cols, dim=-1))
+    out = torch.stack(rows, dim=-2)
+    if bias is not None:
+        out = out + bias[:, None, None]
+    return out

@@ -1,0 +1,25 @@
+"""MaxPool2d(3) instead of MaxPool2d(2): the picture shrinks 32 -> 10 -> 3 -> 1, so the first Linear was changed to 64 inputs."""
+from torch import Tensor, nn
+
+
+def make_mlp() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 2))
+
+
+class CIFAR10Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model1 = nn.Sequential(
+            nn.Conv2d(3, 32, 5, padding=2),
+            nn.MaxPool2d(3),
+            nn.Conv2d(32, 32, 5, padding=2),
+            nn.MaxPool2d(3),
+            nn.Conv2d(32, 64, 5, padding=2),
+            nn.MaxPool2d(3),
+            nn.Flatten(),
+            nn.Linear(64, 64),
+            nn.Linear(64, 10),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model1(x)
