@@ -67,7 +67,8 @@ def worker_limits(in_bwrap: bool = False) -> dict:
 
 # torch imports these lazily, at the first backward() with an explicit
 # gradient (~1-3 s): pay it once, before forking, not in every worker.
-LAZY_TORCH = ("torch.fx.experimental.symbolic_shapes",)
+# Likewise torch._dynamo, at the first optimizer (~2-3 s).
+LAZY_TORCH = ("torch.fx.experimental.symbolic_shapes", "torch._dynamo")
 
 
 def preload_modules() -> str:

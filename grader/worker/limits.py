@@ -8,6 +8,7 @@ child starts with the zygote's footprint.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import resource
 import sys
@@ -84,7 +85,11 @@ def apply_in_child(
     if _unshare_network():
         active.append("network namespace")
     _set(resource.RLIMIT_CORE, 0)
-    _set(resource.RLIMIT_DATA, _vm_data_bytes() + memory_mib * MiB)
+    gpus = sorted(glob.glob("/dev/nvidia*"))
+    if not gpus:
+        # The CUDA driver maps large private regions at start-up; with a GPU
+        # the wall-clock limit and the GPU's own memory bound the worker.
+        _set(resource.RLIMIT_DATA, _vm_data_bytes() + memory_mib * MiB)
     _set(resource.RLIMIT_CPU, cpu_s, cpu_s + 5)
     _set(resource.RLIMIT_FSIZE, file_mib * MiB)
     _set(resource.RLIMIT_NOFILE, nofile)
@@ -93,7 +98,7 @@ def apply_in_child(
         from . import landlock as ll
 
         try:
-            abi = ll.restrict(readable_roots() + [submission_dir], [work, os.devnull])
+            abi = ll.restrict(readable_roots() + [submission_dir], [work, os.devnull, *gpus])
         except OSError:
             abi = 0
         if abi:

@@ -1,0 +1,10 @@
+"""Wrong: copies drop_last=True from the lesson, losing the last, smaller batch."""
+import torchvision
+from torch.utils.data import DataLoader
+
+
+def make_cifar10_loader(root: str, train: bool = False, batch_size: int = 64,
+                        shuffle: bool = False) -> DataLoader:
+    dataset = torchvision.datasets.CIFAR10(root, train=train, download=False,
+                                           transform=torchvision.transforms.ToTensor())
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=True)

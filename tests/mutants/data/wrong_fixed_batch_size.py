@@ -1,0 +1,10 @@
+"""Wrong: always uses the lesson's batch_size=64, ignoring the argument."""
+import torchvision
+from torch.utils.data import DataLoader
+
+
+def make_cifar10_loader(root: str, train: bool = False, batch_size: int = 64,
+                        shuffle: bool = False) -> DataLoader:
+    dataset = torchvision.datasets.CIFAR10(root, train=train, download=False,
+                                           transform=torchvision.transforms.ToTensor())
+    return DataLoader(dataset, batch_size=64, shuffle=shuffle)

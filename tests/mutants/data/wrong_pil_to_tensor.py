@@ -1,0 +1,10 @@
+"""Wrong: PILToTensor keeps uint8 values 0..255 instead of ToTensor's floats in [0, 1]."""
+import torchvision
+from torch.utils.data import DataLoader
+
+
+def make_cifar10_loader(root: str, train: bool = False, batch_size: int = 64,
+                        shuffle: bool = False) -> DataLoader:
+    dataset = torchvision.datasets.CIFAR10(root, train=train, download=False,
+                                           transform=torchvision.transforms.PILToTensor())
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
