@@ -133,6 +133,9 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     out = Path(opts.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(make_scratch())
+    # torch's compiler caches (created by importing torch._dynamo) go to the
+    # scratch folder too, in this process and in the fork server.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch / "torchinductor")
     # Everything below runs in the scratch folder: whatever pytest, its
     # plugins or hypothesis leave in the current folder is removed with it.
     home = os.getcwd()

@@ -161,6 +161,7 @@ class GradingPlugin:
             from .channels import make_scratch
 
             self.scratch = make_scratch()
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(self.scratch) / "torchinductor"))
             self.submission_dir, self.problems = prepare_for_plugin(raw, Path(self.scratch) / "subs")
 
     # ---------------------------------------------------------------- collection
