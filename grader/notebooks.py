@@ -71,9 +71,22 @@ def _only_imports(src: str) -> bool:
     return bool(tree.body) and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
 
 
+_FUTURE = re.compile(r"^from __future__ import [^\n]*$", re.M)
+
+
+def join_cells(parts: list[str]) -> str:
+    """Cells in order, with ``from __future__`` imports moved to the top,
+    where Python requires them (a cell's own first line is not the module's)."""
+    src = "\n\n".join(parts)
+    futures = _FUTURE.findall(src)
+    if futures:
+        src = "\n".join(dict.fromkeys(futures)) + "\n" + _FUTURE.sub("", src)
+    return src + "\n"
+
+
 def notebook_as_module(path: Path) -> str:
     """All code cells of a per-module notebook, as one module's source."""
-    return "\n\n".join(strip_magics(_source(c)) for c in _read(path)) + "\n"
+    return join_cells([strip_magics(_source(c)) for c in _read(path)])
 
 
 def split_notebook(path: Path) -> dict[str, str]:
@@ -99,4 +112,4 @@ def split_notebook(path: Path) -> dict[str, str]:
             modules.setdefault(name, []).append(code)
         elif _only_imports(code):
             preamble.append(code)
-    return {name: "\n\n".join(preamble + parts) + "\n" for name, parts in modules.items()}
+    return {name: join_cells(preamble + parts) for name, parts in modules.items()}

@@ -25,7 +25,8 @@ def course(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "__init__.py")
     shutil.copytree(ROOT / "solutions", base / "reference", ignore=ignore)
     shutil.copytree(ROOT / "exercises", base / "stubs", ignore=ignore)
-    subs = [base / "reference", base / "stubs"]
+    (base / "empty").mkdir()
+    subs = [base / "reference", base / "stubs", base / "empty"]
     for mutant in MUTANTS:
         folder = base / sub_name(mutant)
         shutil.copytree(ROOT / "solutions", folder, ignore=ignore)
@@ -65,6 +66,11 @@ def test_the_stubs_get_zero_in_every_exercise(course):
     for t in read_results(out, "stubs")["tests"]:
         if t["max_score"] and t["visibility"] != "hidden":
             assert "not implemented yet" in t["output"] or "NotImplementedError" in t["output"], t
+
+
+def test_no_test_passes_without_the_module(course):
+    _, grades = course
+    assert all(grades["empty"][e] == "0" for e in EXERCISES), grades["empty"]
 
 
 @pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("wrong_")], ids=sub_name)

@@ -144,3 +144,14 @@ def test_discover_names_submissions_by_file_name_and_keeps_slugs_unique(tmp_path
     subs = discover([str(tmp_path / "alice.ipynb"), str(tmp_path / "x" / "alice.zip"), str(tmp_path / "bob")])
     assert [s.name for s in subs] == ["alice", "alice", "bob"]
     assert len({s.slug for s in subs}) == 3
+
+
+def test_future_imports_in_a_later_cell_move_to_the_top(tmp_path):
+    nb = notebook(tmp_path / "f.ipynb", [
+        ("import torch", []),
+        ("# exercise: conv\nfrom __future__ import annotations\ndef f(x: int) -> int:\n    return x", []),
+    ])
+    assert prepare(nb, tmp_path / "out") == {}
+    src = (tmp_path / "out" / "conv.py").read_text()
+    assert src.startswith("from __future__ import annotations")
+    compile(src, "conv.py", "exec")
