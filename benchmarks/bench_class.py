@@ -29,6 +29,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from grader.assignment import Assignment  # noqa: E402  (torch-free)
+
+# The naive baseline and the floor run the suites with the very pytest
+# options `grader run` gives its judges.
+PYTEST_ARGS = Assignment.locate(str(ROOT)).pytest_args()
 
 
 def make_class(dest: Path, n: int) -> list[Path]:
@@ -117,7 +123,7 @@ def naive(subs: list[Path], jobs: int) -> tuple[float, int]:
     while queue or running:
         while queue and len(running) < jobs:
             sub = queue.pop(0)
-            cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
+            cmd = [sys.executable, "-m", "pytest", *PYTEST_ARGS,
                    "--grader-submission", str(sub), "--grader-isolation", "inline"]
             p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  stdin=subprocess.DEVNULL)
@@ -131,16 +137,17 @@ def naive(subs: list[Path], jobs: int) -> tuple[float, int]:
 
 
 FLOOR = r"""
-import sys, time, pytest, torch, torchvision
-from grader.plugin import _hypothesis_profile
+import gc, sys, time, pytest, torch, torchvision
+from grader.assignment import Assignment
 torch.set_num_threads(1)
-_hypothesis_profile()
-pytest.main(["suites", "-q", "-p", "no:cacheprovider", "--collect-only"])  # warm: import suites once
+assignment = Assignment.locate()
+assignment.collect()  # warm: import the suites and the reference once
+gc.collect()
+gc.freeze()
 subs = sys.argv[1:]
 t0 = time.monotonic()
 for s in subs:
-    pytest.main(["suites", "-q", "-p", "no:cacheprovider", "--grader-submission", s,
-                 "--grader-isolation", "inline"])
+    pytest.main([*assignment.pytest_args(), "--grader-submission", s, "--grader-isolation", "inline"])
 print("FLOOR_SECONDS", time.monotonic() - t0, file=sys.stderr)
 """
 

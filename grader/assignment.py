@@ -74,8 +74,17 @@ class Assignment:
         return h.hexdigest()[:16]
 
     def pytest_args(self) -> list[str]:
+        # no:unraisableexception — its clean-up runs five full garbage
+        # collections over torch's heap (over a second) at every session's end;
+        # --tb=native: our reports never show pytest's tracebacks, whose long form
+        # parses every file in the traceback (half the cost of a failing test);
+        # --hypothesis-seed: tests are seeded by pin_hypothesis_seeds (as
+        # derandomize would), and a forced seed spares hypothesis hashing each
+        # test's source again for a database key it would not use.
         return [str(self.suites), "--rootdir", str(self.root), "-p", "no:cacheprovider",
-                "-p", "no:randomly", "-o", "addopts=", "-o", "testpaths=", "-q"]
+                "-p", "no:randomly", "-p", "no:unraisableexception", "--tb=native",
+                "--hypothesis-seed=0",
+                "-o", "addopts=", "-o", "testpaths=", "-q"]
 
     def collect(self) -> None:
         """Import the suites and the reference in this process, and list the tests.
@@ -85,7 +94,7 @@ class Assignment:
         """
         import pytest
 
-        from .plugin import _hypothesis_profile, exercise_of, points_of
+        from .plugin import _hypothesis_profile, exercise_of, pin_hypothesis_seeds, points_of
 
         # @given bakes the settings profile in at import time: load ours first.
         _hypothesis_profile()
@@ -95,6 +104,7 @@ class Assignment:
 
         class Collector:
             def pytest_collection_modifyitems(self, items):
+                pin_hypothesis_seeds(items)
                 for item in items:
                     collected.append(TestInfo(item.nodeid, exercise_of(item), points_of(item),
                                               item.get_closest_marker("gpu") is not None))

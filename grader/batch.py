@@ -16,6 +16,7 @@ as it arrives, and a finished submission is not graded again on resume.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -121,36 +122,15 @@ class _Running:
 def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     stream = stream or sys.stdout
     t0 = time.monotonic()
-    import torch
-
-    torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
     from . import sandbox
-    from .channels import make_scratch, remove_scratch
+    from .forkserver import make_scratch, remove_scratch
 
     assignment = Assignment.locate(opts.assignment)
     subs = discover(opts.submissions)
     subs = [Submission(s.name, s.source.absolute(), s.slug) for s in subs]
     out = Path(opts.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    scratch = Path(make_scratch())
-    # torch's compiler caches (created by importing torch._dynamo) go to the
-    # scratch folder too, in this process and in the fork server.
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch / "torchinductor")
-    # Everything below runs in the scratch folder: whatever pytest, its
-    # plugins or hypothesis leave in the current folder is removed with it.
-    home = os.getcwd()
-    os.chdir(scratch)
-    try:
-        sandbox.warm_up_judge()
-        assignment.collect()
-    except BaseException:
-        os.chdir(home)
-        remove_scratch(str(scratch))
-        raise
-    exercises = assignment.exercises
     store = ResumeStore(out / ".grader-state", assignment.version())
-    max_cpu = assignment.max_by_exercise(gpu=False)
-
     results: dict[str, SubmissionResult] = {}
     pending: list[Submission] = []
     for sub in subs:
@@ -160,21 +140,46 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         else:
             pending.append(sub)
 
-    def flush_csv() -> None:
-        csv_report.write(out / "grades.csv", [results[s.slug] for s in subs if s.slug in results], exercises)
-
-    progress = Progress(len(subs), 0, stream)
-    for sub in subs:
-        if sub.slug in results:
-            progress.advance(results[sub.slug], cached=True)
-
+    scratch = Path(make_scratch())
+    # torch's compiler caches (created by importing torch._dynamo) go to the
+    # scratch folder too, in this process and in the fork server.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch / "torchinductor")
+    home = os.getcwd()
     protections: list[str] = []
     zygote = None
+    progress = None
     try:
+        # The fork server loads torch in its own interpreter while this one
+        # does the same below: on a cold start the two imports overlap.
         if opts.isolation == "process" and pending:
-            zygote, protections = sandbox.start_zygote_for_batch(str(scratch))
+            zygote, protections = sandbox.launch_zygote(str(scratch))
         elif opts.isolation == "inline":
             protections = ["none: student code runs inside the judge (--isolation inline)"]
+        # Everything below runs in the scratch folder: whatever pytest, its
+        # plugins or hypothesis leave in the current folder is removed with it.
+        os.chdir(scratch)
+        import torch
+
+        torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
+        sandbox.warm_up_judge()
+        assignment.collect()
+        # Everything imported so far lives as long as the parent: keep it out of
+        # the collector's way in every judge forked from here (and keep its pages
+        # shared, since a collection writes to every object it visits).
+        gc.collect()
+        gc.freeze()
+        exercises = assignment.exercises
+        max_cpu = assignment.max_by_exercise(gpu=False)
+
+        def flush_csv() -> None:
+            csv_report.write(out / "grades.csv", [results[s.slug] for s in subs if s.slug in results], exercises)
+
+        progress = Progress(len(subs), 0, stream)
+        for sub in subs:
+            if sub.slug in results:
+                progress.advance(results[sub.slug], cached=True)
+        if zygote is not None:
+            zygote.wait_ready()
         running: dict[int, _Running] = {}
         queue = list(pending)
         while queue or running:
@@ -205,7 +210,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             result = _collect(job, status, exercises, max_cpu, elapsed, opts)
             _finish(job.sub, result, out, store, results, progress, flush_csv)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         if zygote is not None:
             zygote.stop()
         os.chdir(home)

@@ -22,7 +22,7 @@ def _what(what: str | None) -> str:
     if what:
         return what
     session = current_session()
-    return session.last_call if session and session.last_call else "your code"
+    return session.last_call if session and session.last_call else "your code"  # rendered only in a message
 
 
 def _fail(text: str, hint: str | None) -> None:

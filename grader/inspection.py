@@ -56,9 +56,9 @@ def vjp(fn: Any, *args: Any, grad_output: torch.Tensor | None = None,
     see :func:`grader.introspect.vjp`.
     """
     if isinstance(fn, Remote):
-        from .remote import describe_call
+        from .remote import CallText
 
-        what = "gradients of " + describe_call(_label(fn), args, kwargs)
+        what = CallText(_label(fn), args, kwargs, prefix="gradients of ")
         return _remote_req(fn, "vjp", {"args": list(args), "kwargs": kwargs,
                                        "grad_output": grad_output, "wrt": list(wrt) if wrt is not None else None},
                            what)

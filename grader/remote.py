@@ -22,13 +22,21 @@ class StudentError(AssertionError):
     """Student code raised, or answered with something unusable: the test fails."""
 
 
-class WorkerLost(BaseException):
-    """The worker hung or died.
+class SettledFailure(BaseException):
+    """A failure no other input would change: the function is not written yet,
+    it calls something forbidden, its module is missing or does not import.
 
-    A ``BaseException`` on purpose: hypothesis must not replay or shrink a
-    test whose every retry would wait out another time limit.  pytest still
-    reports it as that test's failure.
+    A ``BaseException`` on purpose: hypothesis neither replays nor shrinks it
+    (shrinking would run the test a hundred more times to reach the same
+    sentence); pytest still reports it as that test's failure.
     """
+
+
+class WorkerLost(SettledFailure):
+    """The worker hung or died: every retry would wait out another time limit."""
+
+
+SETTLED_KINDS = ("not_implemented", "forbidden", "missing")
 
 
 def describe(value: Any, limit: int = 64) -> str:
@@ -41,7 +49,7 @@ def describe(value: Any, limit: int = 64) -> str:
             return body
         return f"<tensor of shape {shape}, dtype {dtype}>"
     if isinstance(value, Remote):
-        return object.__getattribute__(value, "_label")
+        return str(object.__getattribute__(value, "_label"))
     if isinstance(value, (list, tuple)) and len(value) > 8:
         inner = ", ".join(describe(v, limit) for v in value[:8])
         return f"[{inner}, ... ({len(value)} items)]"
@@ -56,6 +64,51 @@ def describe(value: Any, limit: int = 64) -> str:
 def describe_call(label: str, args: tuple, kwargs: dict) -> str:
     parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return f"{label}({', '.join(parts)})"
+
+
+class CallText:
+    """``describe_call``, rendered only when a message needs it.
+
+    Rendering tensors costs about a millisecond; a passing test makes
+    hundreds of calls whose description nobody reads.
+    """
+
+    __slots__ = ("_parts", "_text")
+
+    def __init__(self, label: Any, args: tuple, kwargs: dict, prefix: str = ""):
+        self._parts: tuple | None = (prefix, label, args, kwargs)
+        self._text = ""
+
+    def __str__(self) -> str:
+        if self._parts is not None:
+            prefix, label, args, kwargs = self._parts
+            self._text, self._parts = prefix + describe_call(str(label), args, kwargs), None
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ResultLabel:
+    """The label of an object a call returned: the call itself, or ``f(...)`` when long."""
+
+    __slots__ = ("_label", "_call")
+
+    def __init__(self, label: Any, call: CallText):
+        self._label, self._call = label, call
+
+    def __str__(self) -> str:
+        text = str(self._call)
+        return f"{self._label}(...)" if len(text) > 80 else text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 class Session:
@@ -131,7 +184,9 @@ class Session:
         if type(reply) is not dict or ("ok" not in reply and "error" not in reply):
             raise WorkerLost(f"{what}: the worker sent a malformed reply")
         if "error" in reply:
-            raise StudentError(self._error_message(reply["error"], what))
+            err = reply["error"]
+            kind = err.get("kind") if type(err) is dict else None
+            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(self._error_message(err, what))
         try:
             return protocol.decode(reply["ok"], rblobs, lambda r: Remote(self, r, what))
         except protocol.ProtocolError as exc:
@@ -177,29 +232,30 @@ class Session:
 
     def module(self, name: str) -> "Remote":
         if name in self.import_failures:
-            raise StudentError(self.import_failures[name])
+            raise SettledFailure(self.import_failures[name])
         problem = self.problems.get(name) or self.problems.get("*")
         if problem and name in self.exercises:
-            raise StudentError(problem)
-        self._ensure_channel() if not self.lost else None
+            raise SettledFailure(problem)
+        if not self.lost:
+            self._ensure_channel()
         if name in self.modules and self.channel is not None:
             return Remote(self, self.modules[name], name)
         student = name in self.exercises
         what = f"importing {name}.py" if student else f"importing {name}"
         try:
             ref = self.request("import", {"name": name, "student": student}, what)
-        except StudentError as exc:
+        except (StudentError, SettledFailure) as exc:
+            if isinstance(exc, WorkerLost):
+                if student:
+                    self.import_failures[name] = str(exc)
+                raise
             if student:
                 text = str(exc)
                 if "has no module" in text:
                     text = (f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
                             f"or notebook cells whose first line is `# exercise: {name}`)")
                 self.import_failures[name] = text
-                raise StudentError(text) from None
-            raise
-        except WorkerLost as exc:
-            if student:
-                self.import_failures[name] = str(exc)
+                raise SettledFailure(text) from None
             raise
         if not isinstance(ref, Remote):
             raise StudentError(f"{what} gave back something unexpected")
@@ -237,10 +293,10 @@ class Remote:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         label = object.__getattribute__(self, "_label")
-        what = describe_call(label, args, kwargs)
+        what = CallText(label, args, kwargs)
         value = self._req("call", {"args": list(args), "kwargs": kwargs}, what)
         if isinstance(value, Remote):
-            object.__setattr__(value, "_label", f"{label}(...)" if len(what) > 80 else what)
+            object.__setattr__(value, "_label", ResultLabel(label, what))
         return value
 
     def __getitem__(self, key: Any) -> Any:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .channels import Zygote
+from .forkserver import Zygote
 from .worker import landlock
 from .worker.limits import readable_roots
 
@@ -125,12 +125,16 @@ def protections(use_bwrap: bool) -> list[str]:
     return out
 
 
-def start_zygote(scratch: str, submissions_root: str | None = None) -> Zygote:
-    return start_zygote_for_batch(scratch)[0]
+def start_zygote(scratch: str) -> Zygote:
+    """Start the sandboxed fork server and wait until it serves."""
+    zygote = launch_zygote(scratch)[0]
+    zygote.wait_ready()
+    return zygote
 
 
-def start_zygote_for_batch(scratch: str) -> tuple[Zygote, list[str]]:
-    """Start the sandboxed fork server; the returned Zygote knows its workers' limits."""
+def launch_zygote(scratch: str) -> tuple[Zygote, list[str]]:
+    """Launch the sandboxed fork server without waiting for it (``wait_ready`` before
+    use), with the protections it will apply; the Zygote knows its workers' limits."""
     m = mode()
     use_bwrap = m in ("auto", "bwrap") and bwrap_works()
     if m == "bwrap" and not use_bwrap:

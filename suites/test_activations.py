@@ -156,7 +156,7 @@ def test_relu_lesson_example(student):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_RELU
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(x=tensors(), inplace=st.sampled_from([None, False, True]))
 def test_relu_values(student, x, inplace):
     """relu returns ReLU(x) with x's shape and dtype, for inplace=False, True and the default"""
@@ -167,7 +167,7 @@ def test_relu_values(student, x, inplace):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_RELU
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(x=tensors(), default=st.booleans())
 @example(x=LESSON_INPUT, default=False)
 def test_relu_leaves_input_unchanged(student, x, default):
@@ -184,7 +184,7 @@ def test_relu_leaves_input_unchanged(student, x, default):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_RELU
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(x=tensors())
 @example(x=LESSON_INPUT)
 def test_relu_inplace_changes_and_returns_input(student, x):
@@ -204,7 +204,7 @@ def test_relu_inplace_changes_and_returns_input(student, x):
 
 @pytest.mark.points(1)
 @NO_BUILTIN_RELU
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(x=tensors(nonzero=True))
 def test_relu_gradient(student, x):
     """gradients flow back through relu(x): 1 where x > 0, 0 where x < 0"""
@@ -243,7 +243,7 @@ def test_sigmoid_lesson_example(student):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_SIGMOID
-@settings(max_examples=30, report_multiple_bugs=False)
+@settings(max_examples=6, report_multiple_bugs=False)
 @given(x=tensors())
 def test_sigmoid_values(student, x):
     """sigmoid matches torch.sigmoid (shape, dtype, values) for small and large inputs"""
@@ -264,7 +264,7 @@ def test_sigmoid_extreme_inputs(student, dtype):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_SIGMOID
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(x=st.one_of(tensors(), st.sampled_from([extremes(torch.float32), extremes(torch.float64)])))
 @example(x=torch.zeros(1))
 def test_sigmoid_gradient(student, x):
@@ -323,7 +323,7 @@ def test_module_lesson_example(student):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(x=tensors(dtypes=(torch.float32,)))
 def test_module_forward(student, x):
     """TuDuiActivation()(x) is Sigmoid(x), for any shape, e.g. a batch of CIFAR-10 images"""

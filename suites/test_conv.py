@@ -167,7 +167,7 @@ def test_output_size_lesson_examples(student):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=25, report_multiple_bugs=False)
+@settings(max_examples=5, report_multiple_bugs=False)
 @given(case=size_cases(max_padding=0, max_dilation=1))
 @example(case=(6, 3, 2, 0, 1))     # the last jump does not fit: round down
 @example(case=(3, 3, 1, 0, 1))     # the kernel exactly fills the input
@@ -178,7 +178,7 @@ def test_output_size_stride(student, case):
 
 
 @pytest.mark.points(1)
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(case=size_cases(max_stride=3, max_dilation=1))
 @example(case=(1, 3, 1, 1, 1))     # the kernel exactly fills the padded input
 def test_output_size_padding(student, case):
@@ -187,7 +187,7 @@ def test_output_size_padding(student, case):
 
 
 @pytest.mark.points(1)
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(case=size_cases(max_stride=1, max_padding=0))
 @example(case=(7, 3, 1, 0, 2))
 def test_output_size_dilation(student, case):
@@ -197,7 +197,7 @@ def test_output_size_dilation(student, case):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=30, report_multiple_bugs=False)
+@settings(max_examples=6, report_multiple_bugs=False)
 @given(case=size_cases())
 @example(case=(4, 3, 5, 1, 2))     # kernel == padded size, large stride
 @example(case=(10, 3, 4, 1, 2))    # 10 + 2 - 5 = 7 is not a multiple of 4
@@ -224,7 +224,7 @@ def test_output_shape_lesson_examples(student):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(case=shape_cases(pairs=False))
 def test_output_shape_int_arguments(student, case):
     """conv2d_output_shape matches nn.Conv2d's output shape (int arguments)"""
@@ -232,7 +232,7 @@ def test_output_shape_int_arguments(student, case):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=30, report_multiple_bugs=False)
+@settings(max_examples=6, report_multiple_bugs=False)
 @given(case=shape_cases(pairs=True))
 @example(case=((1, 3, 10, 20), 8, (3, 5), (1, 2), (1, 0), 1))
 @example(case=((2, 1, 9, 6), 4, (1, 3), (3, 1), (0, 2), (2, 1)))
@@ -288,7 +288,7 @@ def test_conv2d_lesson_padding_1(student):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases())
 def test_conv2d_one_channel(student, case):
     """conv2d equals F.conv2d for one image, one channel, any (non-square) kernel"""
@@ -297,7 +297,7 @@ def test_conv2d_one_channel(student, case):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases(batch=True, channels=True))
 def test_conv2d_batch_and_channels(student, case):
     """conv2d equals F.conv2d with several images, input channels and output channels"""
@@ -306,7 +306,7 @@ def test_conv2d_batch_and_channels(student, case):
 
 @pytest.mark.points(1)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases(channels=True, bias="maybe"))
 def test_conv2d_bias(student, case):
     """conv2d adds the bias like F.conv2d"""
@@ -315,7 +315,7 @@ def test_conv2d_bias(student, case):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases(channels=True, max_stride=3))
 @example(case={"input": torch.arange(25.).reshape(1, 1, 5, 5), "weight": torch.ones(1, 1, 2, 3),
                "bias": None, "stride": 2, "padding": 0})
@@ -326,7 +326,7 @@ def test_conv2d_stride(student, case):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases(channels=True, max_stride=3, max_padding=2))
 def test_conv2d_padding(student, case):
     """conv2d equals F.conv2d with padding"""
@@ -335,7 +335,7 @@ def test_conv2d_padding(student, case):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=conv_cases(batch=True, channels=True, bias="maybe", max_stride=3, max_padding=2,
                        dtypes=(torch.float32, torch.float64)))
 def test_conv2d_everything_and_dtype(student, case):
@@ -345,7 +345,7 @@ def test_conv2d_everything_and_dtype(student, case):
 
 @pytest.mark.points(2)
 @NO_BUILTIN_CONV
-@settings(max_examples=10, report_multiple_bugs=False)
+@settings(max_examples=2, report_multiple_bugs=False)
 @given(case=conv_cases(batch=True, channels=True, bias="always", max_stride=2, max_padding=1,
                        dtypes=(torch.float32, torch.float64)),
        seed=st.integers(0, 2**16))

@@ -190,7 +190,7 @@ def test_test_split_explicit(student, root):
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=6)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(batch_size=st.integers(1, 70))
 def test_batch_size(student, root, batch_size):
     """batch_size sets the size of every batch but the last, which holds what is left (test set)"""

@@ -111,7 +111,7 @@ def test_output_size_lesson(student):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=80, report_multiple_bugs=False)
+@settings(max_examples=16, report_multiple_bugs=False)
 @given(case=size_settings())
 def test_output_size_matches_maxpool(student, case):
     """pool2d_output_size agrees with nn.MaxPool2d for any kernel, stride, padding, dilation, ceil_mode"""
@@ -187,7 +187,7 @@ def test_max_pool_lesson(student, ceil_mode, want):
 
 @forbid_pools
 @pytest.mark.points(3)
-@settings(max_examples=40, report_multiple_bugs=False)
+@settings(max_examples=8, report_multiple_bugs=False)
 @given(case=pool_cases())
 def test_max_pool_matches_reference(student, case):
     """max_pool2d equals F.max_pool2d on (N, C, H, W) images, any stride, ceil_mode on and off"""
@@ -199,7 +199,7 @@ def test_max_pool_matches_reference(student, case):
 
 @forbid_pools
 @pytest.mark.points(1)
-@settings(max_examples=25, report_multiple_bugs=False)
+@settings(max_examples=5, report_multiple_bugs=False)
 @given(case=pool_cases(batched=False))
 def test_max_pool_unbatched(student, case):
     """max_pool2d accepts an unbatched (C, H, W) image and returns (C, H_out, W_out)"""
@@ -236,7 +236,7 @@ def has_partial_window(x: torch.Tensor, kernel_size: int, stride: int | None) ->
 
 @forbid_pools
 @pytest.mark.points(2)
-@settings(max_examples=30, report_multiple_bugs=False)
+@settings(max_examples=6, report_multiple_bugs=False)
 @given(case=pool_cases(values=st.integers(-20, -1), ceil_mode=st.just(True), kernels=(2, 4)))
 def test_max_pool_ceil_mode_negative_image(student, case):
     """with ceil_mode=True, windows hanging off the edge ignore the missing cells (all-negative image)"""
@@ -252,7 +252,7 @@ def test_max_pool_ceil_mode_negative_image(student, case):
 
 @forbid_pools
 @pytest.mark.points(1)
-@settings(max_examples=30, report_multiple_bugs=False)
+@settings(max_examples=6, report_multiple_bugs=False)
 @given(case=pool_cases(), dtype=st.sampled_from([torch.int64, torch.int32, torch.int16, torch.int8,
                                                  torch.uint8, torch.float64]))
 def test_max_pool_keeps_dtype(student, case, dtype):
@@ -267,7 +267,7 @@ def test_max_pool_keeps_dtype(student, case, dtype):
 
 @forbid_pools
 @pytest.mark.points(2)
-@settings(max_examples=15, report_multiple_bugs=False)
+@settings(max_examples=3, report_multiple_bugs=False)
 @given(case=pool_cases(values=st.just(0)), data=st.data())
 def test_max_pool_gradient(student, case, data):
     """the gradient of max_pool2d flows back to the max of each window, like F.max_pool2d's"""
@@ -368,7 +368,7 @@ def test_tudui_pool_lesson(student):
 
 
 @pytest.mark.points(1)
-@settings(max_examples=20, report_multiple_bugs=False)
+@settings(max_examples=4, report_multiple_bugs=False)
 @given(n=st.integers(1, 2), h=st.integers(1, 8), w=st.integers(1, 8), data=st.data())
 def test_tudui_pool_forward(student, n, h, w, data):
     """TuDuiPool()(x) equals the reference on (N, 1, H, W) images"""

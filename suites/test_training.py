@@ -190,7 +190,7 @@ def case_text(case: dict, recipe=MLP, **extra) -> str:
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=8)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(lr=st.floats(1e-4, 1.0))
 def test_make_optimizer_is_sgd_with_momentum(student, lr):
     """make_optimizer(model, lr) is torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)"""
@@ -230,7 +230,7 @@ def test_make_optimizer_default_lr(student):
 
 
 @pytest.mark.points(1)
-@settings(report_multiple_bugs=False, max_examples=5)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(seed=st.integers(0, 1000), lr=st.sampled_from([0.01, 0.1, 0.5]))
 def test_make_optimizer_updates_the_model(student, seed, lr):
     """optimizer.step() after backward() updates the model's own parameters (twice, with momentum)"""
@@ -280,7 +280,7 @@ def test_train_one_epoch_returns_a_float(student):
 
 
 @pytest.mark.points(3)
-@settings(report_multiple_bugs=False, max_examples=10)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(), lr=st.sampled_from([0.05, 0.1, 0.5]), momentum=st.sampled_from([0.0, 0.9]))
 def test_train_one_epoch_updates_like_the_reference(student, case, lr, momentum):
     """one epoch of zero_grad / forward / loss / backward / step gives the reference's weights"""
@@ -295,7 +295,7 @@ def test_train_one_epoch_updates_like_the_reference(student, case, lr, momentum)
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=8)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=5))
 def test_train_one_epoch_returns_mean_batch_loss(student, case):
     """train_one_epoch returns the mean of the batch losses (checked with lr=0, so the model stays fixed)"""
@@ -332,7 +332,7 @@ def batch_losses(model, x, y, batch_size) -> list[float]:
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=6)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=4, max_batches=3, min_batch=2), lr=st.sampled_from([0.1, 0.5]))
 def test_train_one_epoch_sets_train_mode(student, case, lr):
     """train_one_epoch puts the model in train mode (BatchNorm then uses and updates batch statistics)"""
@@ -418,7 +418,7 @@ def test_evaluate_returns_a_float(student):
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=10)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=5))
 def test_evaluate_accuracy(student, case):
     """evaluate returns (correct predictions) / (number of samples), over every batch"""
@@ -448,7 +448,7 @@ def test_evaluate_accuracy(student, case):
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=8)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=5, max_batches=3, min_batch=2))  # BatchNorm in train mode needs 2 per batch
 def test_evaluate_uses_eval_mode(student, case):
     """evaluate puts the model in eval mode: BatchNorm uses its running statistics, Dropout is off"""
@@ -464,7 +464,7 @@ def test_evaluate_uses_eval_mode(student, case):
 
 
 @pytest.mark.points(2)
-@settings(report_multiple_bugs=False, max_examples=3)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=4, max_batches=3))
 def test_evaluate_builds_no_graph(student, case):
     """evaluate runs the model without building an autograd graph (torch.no_grad())"""
@@ -525,7 +525,7 @@ def test_fit_returns_list_of_floats(student):
 
 
 @pytest.mark.points(3)
-@settings(report_multiple_bugs=False, max_examples=8)
+@settings(report_multiple_bugs=False, max_examples=2)
 @given(case=batches(max_batch=3, max_batches=3), epochs=st.integers(1, 3),
        lr=st.sampled_from([0.05, 0.2, 0.5]))
 def test_fit_matches_reference(student, case, epochs, lr):

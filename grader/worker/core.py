@@ -13,7 +13,6 @@ import importlib
 import importlib.util
 import json
 import os
-import random
 import sys
 import traceback
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from .. import introspect, protocol
 from ..protocol import Ref
+from ..seeding import seed_all
 
 MAX_ITER_ITEMS = 100_000
 MANIFEST = "grader-manifest.json"
@@ -176,12 +176,7 @@ class WorkerCore:
         """Start a test: fresh seeds, no objects from the last test."""
         for rid in [r for r in self.objects if r not in self.pinned]:
             del self.objects[rid]
-        torch.manual_seed(seed)
-        random.seed(seed)
-        with contextlib.suppress(ImportError):
-            import numpy
-
-            numpy.random.seed(seed % 2**32)
+        seed_all(seed)
         torch.set_num_threads(threads)
         self.forbid_functions, self.forbid_ops = {}, {}
         for name in forbid:
