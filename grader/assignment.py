@@ -80,10 +80,13 @@ class Assignment:
         # parses every file in the traceback (half the cost of a failing test);
         # --hypothesis-seed: tests are seeded by pin_hypothesis_seeds (as
         # derandomize would), and a forced seed spares hypothesis hashing each
-        # test's source again for a database key it would not use.
+        # test's source again for a database key it would not use;
+        # no logging / warnings / capture: per-test bookkeeping (half of
+        # pytest's own cost per test) for output nobody reads: student code
+        # prints in its worker, and a judge's output goes to a log file.
         return [str(self.suites), "--rootdir", str(self.root), "-p", "no:cacheprovider",
                 "-p", "no:randomly", "-p", "no:unraisableexception", "--tb=native",
-                "--hypothesis-seed=0",
+                "--hypothesis-seed=0", "-p", "no:logging", "-p", "no:warnings", "--capture=no",
                 "-o", "addopts=", "-o", "testpaths=", "-q"]
 
     def collect(self) -> None:
