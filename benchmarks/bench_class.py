@@ -160,8 +160,8 @@ def floor(subs: list[Path]) -> tuple[float, int]:
 
 
 def cold_start(sub: Path, out: Path) -> tuple[float, float, float]:
-    """(grader run on one submission, import torch+torchvision, floor for it)."""
-    t_run, _, _ = timed([sys.executable, "-m", "grader.cli", "run", str(sub), "--out", str(out), "-j", "1"], ROOT)
+    """(``grader run one/`` as a user types it, import torch+torchvision, floor for it)."""
+    t_run, _, _ = timed([sys.executable, "-m", "grader.cli", "run", str(sub), "--out", str(out)], ROOT)
     t_imp, _, _ = timed([sys.executable, "-c", "import torch, torchvision"], ROOT)
     t_floor, _ = floor([sub])
     return t_run, t_imp, t_floor

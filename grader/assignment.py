@@ -73,7 +73,8 @@ class Assignment:
             h.update(p.read_bytes())
         return h.hexdigest()[:16]
 
-    def pytest_args(self) -> list[str]:
+    def pytest_args(self, files: list[str] | None = None) -> list[str]:
+        """pytest's arguments for a judge: all suites, or just ``files``."""
         # no:unraisableexception — its clean-up runs five full garbage
         # collections over torch's heap (over a second) at every session's end;
         # --tb=native: our reports never show pytest's tracebacks, whose long form
@@ -84,7 +85,7 @@ class Assignment:
         # no logging / warnings / capture: per-test bookkeeping (half of
         # pytest's own cost per test) for output nobody reads: student code
         # prints in its worker, and a judge's output goes to a log file.
-        return [str(self.suites), "--rootdir", str(self.root), "-p", "no:cacheprovider",
+        return [*(files or [str(self.suites)]), "--rootdir", str(self.root), "-p", "no:cacheprovider",
                 "-p", "no:randomly", "-p", "no:unraisableexception", "--tb=native",
                 "--hypothesis-seed=0", "-p", "no:logging", "-p", "no:warnings", "--capture=no",
                 "-o", "addopts=", "-o", "testpaths=", "-q"]

@@ -82,7 +82,7 @@ class ResumeStore:
 
 
 def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
-                 zygote, opts: BatchOptions) -> None:
+                 zygote, opts: BatchOptions, files: list[str] | None = None) -> None:
     """Runs in the forked judge; never returns."""
     code = 97
     try:
@@ -99,7 +99,7 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
         import torch
 
         torch.set_num_threads(1)
-        args = [*assignment.pytest_args(), "--grader-submission", str(prepared),
+        args = [*assignment.pytest_args(files), "--grader-submission", str(prepared),
                 "--grader-report", str(report), "--grader-isolation", opts.isolation,
                 "--grader-timeout", str(opts.call_timeout)]
         if zygote is not None:
@@ -181,33 +181,44 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         if zygote is not None:
             zygote.wait_ready()
         running: dict[int, _Running] = {}
-        queue = list(pending)
+        # Fewer submissions than job slots (a cold start, a late regrade): each
+        # one's suites are split among several judges, so no core idles.
+        shards = _shards(assignment, opts.jobs // len(pending)) if 0 < len(pending) < opts.jobs else [None]
+        queue = [(sub, i, files) for sub in pending for i, files in enumerate(shards)]
+        finished: dict[str, list[tuple[_Running, int]]] = {}
         while queue or running:
             while queue and len(running) < max(1, opts.jobs):
-                sub = queue.pop(0)
+                sub, part, files = queue.pop(0)
                 prepared = scratch / "subs" / sub.slug
-                try:
-                    prepare(sub.source, prepared)
-                except Exception as exc:  # noqa: BLE001 - never lose the row
-                    _finish(sub, error_result(sub.name, sub.slug, exercises,
-                                              f"the submission could not be read: {exc}", max_cpu),
-                            out, store, results, progress, flush_csv)
-                    continue
-                report, log = scratch / f"{sub.slug}.report.json", scratch / f"{sub.slug}.log"
+                if part == 0:
+                    try:
+                        prepare(sub.source, prepared)
+                    except Exception as exc:  # noqa: BLE001 - never lose the row
+                        queue = [q for q in queue if q[0] is not sub]
+                        _finish(sub, error_result(sub.name, sub.slug, exercises,
+                                                  f"the submission could not be read: {exc}", max_cpu),
+                                out, store, results, progress, flush_csv)
+                        continue
+                stem = sub.slug if files is None else f"{sub.slug}.part{part}"
+                report, log = scratch / f"{stem}.report.json", scratch / f"{stem}.log"
                 sys.stdout.flush()
                 pid = os.fork()
                 if pid == 0:
-                    _judge_child(assignment, prepared, report, log, zygote, opts)
+                    _judge_child(assignment, prepared, report, log, zygote, opts, files)
                 running[pid] = _Running(sub, pid, report, log)
             pid, status = _wait_any(running, opts.submission_timeout)
             progress.tick()
             if pid is None:
                 continue
             job = running.pop(pid)
+            parts = finished.setdefault(job.sub.slug, [])
+            parts.append((job, status))
+            if len(parts) < len(shards):
+                continue
             if zygote is not None:
-                zygote.kill_tag(job.sub.slug)  # whatever its judge left running
-            elapsed = time.monotonic() - job.started
-            result = _collect(job, status, exercises, max_cpu, elapsed, opts)
+                zygote.kill_tag(job.sub.slug)  # whatever its judges left running
+            elapsed = time.monotonic() - min(j.started for j, _ in parts)
+            result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
             _finish(job.sub, result, out, store, results, progress, flush_csv)
     finally:
         if progress is not None:
@@ -247,15 +258,34 @@ def _wait_any(running: dict[int, _Running], budget: float) -> tuple[int | None, 
         time.sleep(0.01)
 
 
-def _collect(job: _Running, status: int, exercises: list[str], max_cpu: dict[str, float],
-             elapsed: float, opts: BatchOptions) -> SubmissionResult:
-    sub = job.sub
-    if getattr(job, "timed_out", False):
-        return error_result(sub.name, sub.slug, exercises,
-                            f"grading took longer than {opts.submission_timeout:g} s and was stopped",
-                            max_cpu, elapsed)
+def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
+    """The suite files in n groups of about equal test count (each file whole,
+    so its tests keep their order and their worker)."""
+    counts: dict[str, int] = {}
+    for t in assignment.tests:
+        path = str(assignment.root / t.nodeid.split("::")[0])
+        counts[path] = counts.get(path, 0) + 1
+    n = min(n, len(counts))
+    if n < 2:
+        return [None]
+    groups: list[list[str]] = [[] for _ in range(n)]
+    sizes = [0] * n
+    for path, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        i = sizes.index(min(sizes))
+        groups[i].append(path)
+        sizes[i] += count
+    return [sorted(g) for g in groups]
+
+
+def _read_report(job: _Running, status: int, opts: BatchOptions) -> dict | str:
+    """A judge's report, or why there is none."""
+    if job.timed_out:
+        return f"grading took longer than {opts.submission_timeout:g} s and was stopped"
     try:
         report = json.loads(job.report.read_text())
+        if type(report) is not dict:
+            raise ValueError("not an object")
+        return report
     except (OSError, ValueError):
         code = os.waitstatus_to_exitcode(status)
         tail = ""
@@ -263,9 +293,28 @@ def _collect(job: _Running, status: int, exercises: list[str], max_cpu: dict[str
             tail = job.log.read_text(errors="replace")[-1500:]
         except OSError:
             pass
-        return error_result(sub.name, sub.slug, exercises,
-                            f"the grader could not finish this submission (judge exit {code}). {tail}".strip(),
-                            max_cpu, elapsed)
+        return f"the grader could not finish this submission (judge exit {code}). {tail}".strip()
+
+
+def _collect(parts: list[tuple[_Running, int]], exercises: list[str], max_cpu: dict[str, float],
+             elapsed: float, opts: BatchOptions, assignment: Assignment) -> SubmissionResult:
+    sub = parts[0][0].sub
+    reports = []
+    for job, status in sorted(parts, key=lambda p: str(p[0].report)):
+        report = _read_report(job, status, opts)
+        if isinstance(report, str):
+            return error_result(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
+        reports.append(report)
+    if len(reports) == 1:
+        report = reports[0]
+    else:
+        order = {t.nodeid: i for i, t in enumerate(assignment.tests)}
+        tests = [t for r in reports for t in r.get("tests", []) if type(t) is dict]
+        report = {
+            "tests": sorted(tests, key=lambda t: order.get(str(t.get("nodeid")), len(order))),
+            "collect_errors": [e for r in reports for e in r.get("collect_errors", [])],
+            "gpu_available": any(r.get("gpu_available") for r in reports),
+        }
     try:
         return from_judge_report(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
     except Exception as exc:  # noqa: BLE001

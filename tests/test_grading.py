@@ -161,6 +161,23 @@ def test_grading_is_deterministic_resumable_and_the_same_at_any_j(tmp_path):
     assert (o1 / "grades.csv").read_bytes() == (o2 / "grades.csv").read_bytes()
 
 
+@pytest.mark.parametrize("name", ["reference", "raises", "crash"])
+def test_one_submission_split_among_judges_gets_the_same_results(tmp_path, name):
+    """With fewer submissions than -j slots, each submission's suite files are
+    shared out among judges; the merged result is the one a single judge gives."""
+    src = REF if name == "reference" else BROKEN[name]
+    sub = write_submission(tmp_path / name, {"mini.py": src, "other.py": OTHER})
+    o1, o2 = tmp_path / "o1", tmp_path / "o2"
+    p1 = run_grader(["run", sub, "--out", o1, "--assignment", MINI, "-j", "1", "--timeout", "3"])
+    p2 = run_grader(["run", sub, "--out", o2, "--assignment", MINI, "-j", "2", "--timeout", "3"])
+    assert p1.returncode == p2.returncode == 0, p2.stdout + p2.stderr
+    assert (o1 / "grades.csv").read_bytes() == (o2 / "grades.csv").read_bytes()
+    r1, r2 = read_results(o1, name), read_results(o2, name)
+    r1.pop("execution_time"), r2.pop("execution_time")
+    assert r1 == r2
+    assert {t["name"].split(": ")[0] for t in r2["tests"]} == {"mini", "other"}
+
+
 def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(4)]
     subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))

@@ -149,7 +149,13 @@ def main(argv: list[str] | None = None) -> None:
                 conn.sendall(b'{"ok": true}')
                 for pid in set(_children()):
                     _kill_group(pid)
-                return
+                for pid, root in work_roots.items():
+                    if root:
+                        shutil.rmtree(os.path.join(root, str(pid)), ignore_errors=True)
+                conn.close()
+                # No interpreter teardown: unwinding torch's modules takes
+                # seconds and there is nothing left to save.
+                os._exit(0)
             else:
                 for fd in fds:
                     os.close(fd)
