@@ -202,3 +202,14 @@ def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     time.sleep(1)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "grader.worker.zygote" not in ps
+
+
+def test_the_cli_reaches_the_fork_server_launch_without_importing_torch():
+    """`grader run` launches its sandboxed fork server before its own `import torch`,
+    so the two imports overlap on a cold start: nothing on that path may import torch."""
+    code = ("import sys, grader, grader.cli, grader.batch, grader.sandbox, grader.forkserver, "
+            "grader.assignment, grader.submissions, grader.results, grader.progress; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
