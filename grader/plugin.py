@@ -316,6 +316,10 @@ class GradingPlugin:
                 status, text = output_of(call.excinfo)
             else:
                 status, text = "failed", report.longreprtext[-2000:]
+            printed = self.session.printed().strip() if self.session is not None and call.when == "call" else ""
+            if printed:
+                text += ("\nYour code printed (the last lines; a test may try several inputs, the one "
+                         "above last):\n" + "\n".join(printed.splitlines()[-20:]))
             rec["status"], rec["output"] = status, text
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -145,6 +145,16 @@ class Session:
         if self.channel is not None:
             self._send("reset", self.test_state, "starting the test")
 
+    def printed(self) -> str:
+        """What student code printed during this test, if its worker is still there."""
+        if self.channel is None or self.lost:
+            return ""
+        try:
+            text = self._send("printed", {}, "reading what your code printed")
+        except (StudentError, SettledFailure):
+            return ""
+        return text if type(text) is str else ""
+
     def close(self) -> None:
         if self.channel is not None:
             try:

@@ -204,6 +204,20 @@ def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     assert "grader.worker.zygote" not in ps
 
 
+def test_a_failing_test_shows_the_last_lines_the_code_printed(mini_grade, tmp_path):
+    src = REF.replace("return x * 2", "print('debug: got', x.tolist())\n    return x * 3")
+    src = src.replace("return a + b", "print('adding', a, b)\n    return a + b")
+    sub = write_submission(tmp_path / "printer", {"mini.py": src, "other.py": OTHER})
+    out, _ = mini_grade(sub)
+    tests = results_by_name(out, "printer")
+    double = next(t for name, t in tests.items() if "double" in name)
+    assert double["score"] == 0
+    assert "Your code printed (the last lines" in double["output"]
+    assert double["output"].rstrip().endswith("debug: got [1.0]")  # the falsifying input, printed last
+    add = next(t for name, t in tests.items() if "add" in name)
+    assert add["score"] == add["max_score"] and "printed" not in add["output"]
+
+
 def test_the_cli_reaches_the_fork_server_launch_without_importing_torch():
     """`grader run` launches its sandboxed fork server before its own `import torch`,
     so the two imports overlap on a cold start: nothing on that path may import torch."""

@@ -23,6 +23,7 @@ import torch
 from .. import introspect, protocol
 from ..protocol import Ref
 from ..seeding import seed_all
+from .printed import PRINTED
 
 MAX_ITER_ITEMS = 100_000
 MANIFEST = "grader-manifest.json"
@@ -172,8 +173,13 @@ class WorkerCore:
     def op_hello(self) -> dict:
         return {"pid": os.getpid(), "dir": str(self.dir)}
 
+    def op_printed(self) -> str:
+        """The last lines student code printed during this test (empty inline)."""
+        return str(PRINTED.tail())
+
     def op_reset(self, seed: int, forbid: list, threads: int = 1) -> None:
-        """Start a test: fresh seeds, no objects from the last test."""
+        """Start a test: fresh seeds, no objects from the last test, nothing printed yet."""
+        PRINTED.clear()
         for rid in [r for r in self.objects if r not in self.pinned]:
             del self.objects[rid]
         seed_all(seed)

@@ -32,6 +32,9 @@ def _serve_worker(fd: int, submission_dir: str, limit_args: dict) -> None:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         limits.apply_in_child(submission_dir, **limit_args)
+        from .printed import PRINTED
+
+        sys.stdout = sys.stderr = PRINTED
         import torch
 
         torch.set_num_threads(1)
