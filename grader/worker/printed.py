@@ -24,6 +24,9 @@ class PrintTail(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def fileno(self) -> int:
+        return 1  # code that writes to the descriptor itself reaches /dev/null
+
     @property
     def encoding(self) -> str:
         return "utf-8"
