@@ -88,10 +88,7 @@ class CallText:
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
-    def __len__(self) -> int:
-        return len(str(self))
-
-    def __bool__(self) -> bool:
+    def __bool__(self) -> bool:  # truthy without rendering
         return True
 
 

@@ -161,6 +161,19 @@ def test_grading_is_deterministic_resumable_and_the_same_at_any_j(tmp_path):
     assert (o1 / "grades.csv").read_bytes() == (o2 / "grades.csv").read_bytes()
 
 
+def test_suites_are_shared_out_among_judges_as_whole_files():
+    from grader.assignment import Assignment
+    from grader.batch import _shards
+
+    assignment = Assignment.locate(str(MINI))
+    assignment.collect()
+    files = sorted(str(p) for p in (MINI / "suites").glob("test_*.py"))
+    assert _shards(assignment, 1) == [None]
+    halves = _shards(assignment, 2)
+    assert len(halves) == 2 and sorted(f for half in halves for f in half) == files
+    assert _shards(assignment, 5) == halves  # never more judges than files
+
+
 @pytest.mark.parametrize("name", ["reference", "raises", "crash"])
 def test_one_submission_split_among_judges_gets_the_same_results(tmp_path, name):
     """With fewer submissions than -j slots, each submission's suite files are
