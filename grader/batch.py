@@ -32,6 +32,7 @@ from .progress import Progress
 from .reporters import csv_report, gradescope, junit
 from .results import SubmissionResult, error_result, from_judge_report
 from .submissions import Submission, content_key, discover, prepare
+from .worker.limits import pin_to_cpu
 
 
 @dataclass
@@ -82,11 +83,15 @@ class ResumeStore:
 
 
 def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
-                 zygote, opts: BatchOptions, files: list[str] | None = None) -> None:
+                 zygote, opts: BatchOptions, files: list[str] | None = None, cpu: int | None = None) -> None:
     """Runs in the forked judge; never returns."""
     code = 97
     try:
         os.setpgid(0, 0)
+        worker_limits = dict(zygote.limits) if zygote is not None else {}
+        if cpu is not None:
+            pin_to_cpu(cpu)
+            worker_limits["cpu"] = cpu  # its workers run beside it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -103,7 +108,7 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
                 "--grader-report", str(report), "--grader-isolation", opts.isolation,
                 "--grader-timeout", str(opts.call_timeout)]
         if zygote is not None:
-            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(zygote.limits)]
+            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(worker_limits)]
         code = int(pytest.main(args))
         sys.stdout.flush()
     except BaseException:  # noqa: BLE001
@@ -112,9 +117,22 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
         os._exit(code)
 
 
+def cpu_slots(jobs: int, cpus: list[int]) -> list[int | None]:
+    """The CPU each of ``jobs`` judge slots runs on (with its workers), or None.
+
+    One slot per CPU while there are enough CPUs; with more judges than
+    CPUs the scheduler places them (pinned, two would queue on one CPU
+    while another idles).
+    """
+    jobs = max(1, jobs)
+    if jobs > len(cpus):
+        return [None] * jobs
+    return list(cpus[:jobs])
+
+
 class _Running:
-    def __init__(self, sub: Submission, pid: int, report: Path, log: Path):
-        self.sub, self.pid, self.report, self.log = sub, pid, report, log
+    def __init__(self, sub: Submission, pid: int, report: Path, log: Path, slot: int = 0):
+        self.sub, self.pid, self.report, self.log, self.slot = sub, pid, report, log, slot
         self.started = time.monotonic()
         self.timed_out = False
 
@@ -181,6 +199,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         if zygote is not None:
             zygote.wait_ready()
         running: dict[int, _Running] = {}
+        slots = cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0)))
+        free = list(range(len(slots)))
         # Fewer submissions than job slots (a cold start, a late regrade): each
         # one's suites are split among several judges, so no core idles.
         shards = _shards(assignment, opts.jobs // len(pending)) if 0 < len(pending) < opts.jobs else [None]
@@ -202,15 +222,17 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 stem = sub.slug if files is None else f"{sub.slug}.part{part}"
                 report, log = scratch / f"{stem}.report.json", scratch / f"{stem}.log"
                 sys.stdout.flush()
+                slot = free.pop(0)
                 pid = os.fork()
                 if pid == 0:
-                    _judge_child(assignment, prepared, report, log, zygote, opts, files)
-                running[pid] = _Running(sub, pid, report, log)
+                    _judge_child(assignment, prepared, report, log, zygote, opts, files, slots[slot])
+                running[pid] = _Running(sub, pid, report, log, slot)
             pid, status = _wait_any(running, opts.submission_timeout)
             progress.tick()
             if pid is None:
                 continue
             job = running.pop(pid)
+            free.append(job.slot)
             parts = finished.setdefault(job.sub.slug, [])
             parts.append((job, status))
             if len(parts) < len(shards):

@@ -240,3 +240,24 @@ def test_the_cli_reaches_the_fork_server_launch_without_importing_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_judge_slots_get_a_cpu_each_while_there_are_enough():
+    from grader.batch import cpu_slots
+
+    assert cpu_slots(1, [0, 1, 2, 3]) == [0]
+    assert cpu_slots(2, [3, 5]) == [3, 5]
+    assert cpu_slots(3, [0, 1]) == [None, None, None]  # more judges than CPUs: the scheduler places them
+    assert cpu_slots(0, [0]) == [0]
+
+
+def test_a_worker_runs_on_its_judges_cpu(mini_grade, tmp_path):
+    """Judge and worker take turns; on one CPU each hands over to the other
+    without waking a second CPU (which is slow in a virtual machine)."""
+    src = REF.replace("return x * 2", "import os\n    print('cpus', sorted(os.sched_getaffinity(0)))\n"
+                                      "    return x * 3")
+    sub = write_submission(tmp_path / "pinned", {"mini.py": src, "other.py": OTHER})
+    out, _ = mini_grade(sub, extra=["-j", "1"])
+    double = next(t for name, t in results_by_name(out, "pinned").items() if "double" in name)
+    first_cpu = sorted(os.sched_getaffinity(0))[0]
+    assert double["output"].rstrip().endswith(f"cpus [{first_cpu}]")
