@@ -127,6 +127,9 @@ class Session:
         self.problems = dict(problems or {})
         self.channel = None
         self.modules: dict[str, Ref] = {}
+        # Attributes of modules looked up during this test (``student.conv.conv2d``
+        # in every example of a property test): one request each per test.
+        self.module_attrs: dict[tuple[int, str], Remote] = {}
         self.import_failures: dict[str, str] = {}
         self.test_state: dict = {"seed": 0, "forbid": []}
         self.lost: str | None = None
@@ -139,6 +142,7 @@ class Session:
         self.timeout = timeout or self.default_timeout
         self.lost = None
         self.last_call = ""
+        self.module_attrs = {}
         if self.channel is not None:
             self._send("reset", self.test_state, "starting the test")
 
@@ -165,7 +169,7 @@ class Session:
                 self.channel = self.channel_factory()
             except ChannelLost as exc:
                 raise WorkerLost(f"could not start a process for your code ({exc})") from None
-            self.modules = {}
+            self.modules, self.module_attrs = {}, {}
             self._send("reset", self.test_state, "starting the test")
 
     # ------------------------------------------------------------------ requests
@@ -177,7 +181,7 @@ class Session:
             reply, rblobs = self.channel.request({"op": op, "args": payload}, blobs, self.timeout)
         except ChannelLost as exc:
             self.channel = None
-            self.modules = {}
+            self.modules, self.module_attrs = {}, {}
             if exc.timed_out:
                 msg = (f"{what} did not finish within {self.timeout:g} seconds "
                        "(an endless loop, waiting forever, or far too slow?)")
@@ -270,6 +274,9 @@ class Session:
         return Remote(self, self.modules[name], name)
 
 
+MODULE_TYPE = "builtins.module"
+
+
 class Remote:
     """An object in the worker.  Attribute access, calls, indexing, ``len`` and
     iteration are forwarded; plain results come back as values."""
@@ -289,13 +296,21 @@ class Remote:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         label = object.__getattribute__(self, "_label")
+        ref = object.__getattribute__(self, "_ref")
+        session = object.__getattribute__(self, "_session")
+        key = (ref.id, name) if ref.type == MODULE_TYPE else None
+        if key is not None and session.channel is not None and key in session.module_attrs:
+            return session.module_attrs[key]
         value = self._req("getattr", {"name": name}, f"{label}.{name}")
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", f"{label}.{name}")
+            if key is not None:
+                session.module_attrs[key] = value
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         label = object.__getattribute__(self, "_label")
+        object.__getattribute__(self, "_session").module_attrs.clear()
         self._req("setattr", {"name": name, "value": value}, f"setting {label}.{name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
