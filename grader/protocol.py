@@ -49,6 +49,7 @@ _DTYPES: dict[str, torch.dtype] = {
     "complex128": torch.complex128,
 }
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
+_ITEMSIZE = {v: v.itemsize for v in _DTYPES.values()}
 
 
 class ProtocolError(Exception):
@@ -198,8 +199,7 @@ def _decode_tensor(data: dict, blobs: list[bytes]) -> torch.Tensor:
         raise ProtocolError("bad tensor blob index")
     raw = blobs[idx]
     numel = math.prod(shape)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    if numel * itemsize != len(raw):
+    if numel * _ITEMSIZE[dtype] != len(raw):
         raise ProtocolError("tensor size does not match its bytes")
     if numel == 0:
         return torch.empty(shape, dtype=dtype)
