@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import pickle
 import struct
 from pathlib import Path
@@ -67,11 +68,11 @@ def _py2(obj):
     return obj
 
 
-def _dump(obj: dict, path: Path) -> str:
-    """Pickle ``obj`` the way the real files were written; return the file's md5."""
-    with open(path, "wb") as f:
-        _Py2Pickler(f, protocol=2).dump(_py2(obj))
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def _dump(obj: dict) -> bytes:
+    """``obj`` pickled the way the real files were written."""
+    f = io.BytesIO()
+    _Py2Pickler(f, protocol=2).dump(_py2(obj))
+    return f.getvalue()
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,27 +103,35 @@ def write(root: str | Path) -> dict[str, str]:
     """Write the dataset under ``root/cifar-10-batches-py``; return ``{file name: md5}``."""
     folder = Path(root) / BASE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    md5s = {}
+    for name, data in files().items():
+        (folder / name).write_bytes(data)
+    return {name: hashlib.md5(data).hexdigest() for name, data in files().items()}
+
+
+@functools.lru_cache(maxsize=None)
+def files() -> dict[str, bytes]:
+    """``{file name: bytes}`` of the whole dataset, pickled once: every data test writes it anew."""
+    out = {}
     train, labels = arrays()["train"]
     for i, name in enumerate(TRAIN_FILES):
         rows = slice(i * PER_TRAIN_FILE, (i + 1) * PER_TRAIN_FILE)
-        md5s[name] = _dump({
+        out[name] = _dump({
             "batch_label": f"training batch {i + 1} of {len(TRAIN_FILES)}",
             "labels": labels[rows],
             "data": np.ascontiguousarray(train[rows]),
             "filenames": [f"tiny_{LABEL_NAMES[c]}_{i * PER_TRAIN_FILE + j:05d}.png"
                           for j, c in enumerate(labels[rows])],
-        }, folder / name)
+        })
     test, test_labels = arrays()["test"]
-    md5s[TEST_FILE] = _dump({
+    out[TEST_FILE] = _dump({
         "batch_label": "testing batch 1 of 1",
         "labels": test_labels,
         "data": np.ascontiguousarray(test),
         "filenames": [f"tiny_{LABEL_NAMES[c]}_{j:05d}.png" for j, c in enumerate(test_labels)],
-    }, folder / TEST_FILE)
-    md5s[META_FILE] = _dump({"num_cases_per_batch": PER_TRAIN_FILE, "label_names": LABEL_NAMES,
-                             "num_vis": 3072}, folder / META_FILE)
-    return md5s
+    })
+    out[META_FILE] = _dump({"num_cases_per_batch": PER_TRAIN_FILE, "label_names": LABEL_NAMES,
+                            "num_vis": 3072})
+    return out
 
 
 def class_attributes(md5s: dict[str, str]) -> dict:

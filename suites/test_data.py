@@ -22,6 +22,8 @@ from suites import _tiny_cifar as tiny
 
 pytestmark = pytest.mark.exercise("data")
 
+tiny.files()  # pickled once, on import: `grader run` forks every judge after that
+
 SCALE_HINT = ("transform=torchvision.transforms.ToTensor() turns each PIL image into a float32 tensor "
               "of shape (3, 32, 32) with values in [0, 1] (it divides by 255); add nothing else.")
 
