@@ -18,6 +18,7 @@ tree (shared pages counted once), sampled every 0.1 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -116,6 +117,12 @@ def shipped(subs: list[Path], jobs: int, out: Path) -> tuple[float, int]:
     return secs, peak
 
 
+def judge_seconds(out: Path) -> float:
+    """Mean time one submission took from its judge's start to its report (results.json)."""
+    times = [json.loads(p.read_text()).get("execution_time", 0.0) for p in out.glob("*/results.json")]
+    return sum(times) / max(1, len(times))
+
+
 def naive(subs: list[Path], jobs: int) -> tuple[float, int]:
     """A fresh pytest per submission, `jobs` at a time; returns (seconds, peak of one)."""
     t0, peak = time.monotonic(), 0
@@ -193,6 +200,7 @@ def main() -> None:
         s1, m1 = shipped(subs, 1, tmp / "out1")
         sj, mj = shipped(subs, args.jobs, tmp / f"out{args.jobs}")
         same = (tmp / "out1" / "grades.csv").read_bytes() == (tmp / f"out{args.jobs}" / "grades.csv").read_bytes()
+        judge1, judgej = judge_seconds(tmp / "out1"), judge_seconds(tmp / f"out{args.jobs}")
 
         nsub = spread(subs, args.naive_sample)
         sn, mn = naive(nsub, args.jobs)
@@ -219,6 +227,8 @@ def main() -> None:
         n = len(subs)
         print(f"cost beyond the floor, per submission: grader run -j 1 {(s1 - sf_scaled) / n:.2f} s, "
               f"naive pytest {(sn_scaled * args.jobs - sf_scaled) / n:.2f} s (start-up, imports, collection)")
+        print(f"one judge's time per submission: -j 1 {judge1:.2f} s, -j {args.jobs} {judgej:.2f} s "
+              f"(-j {args.jobs} scales {s1 / sj:.2f}x over -j 1)")
         print(f"peak memory at -j {args.jobs}:     {mj / gib:5.2f} GiB             (target < 2.5 GiB)")
         print(f"cold start, one submission: {t_run:.1f} s vs import torch+torchvision {t_imp:.1f} s + floor "
               f"{t_floor:.1f} s = {t_imp + t_floor:.1f} s   (target: within 2 s)")
