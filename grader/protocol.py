@@ -3,8 +3,8 @@
 Why not pickle: unpickling runs code chosen by whoever wrote the bytes, and a
 worker runs student code, so its bytes are hostile.  Everything that crosses
 the boundary is a JSON header plus raw tensor buffers, and the judge rebuilds
-values only from the plain types below.  An ``int`` subclass or a ``Tensor``
-subclass cannot survive the trip: it arrives as a plain ``int`` or a plain
+values only from the plain types below.  An ``int``, ``str`` or ``Tensor``
+subclass cannot survive the trip: it arrives as a plain ``int``, ``str`` or
 ``torch.Tensor`` whose ``==`` is the judge's own.
 
 Value grammar (JSON, with ``{"$t": ...}`` tags for what JSON lacks):
@@ -84,6 +84,8 @@ def encode(value: Any, blobs: list[bytes], make_ref=None, _depth: int = 0) -> An
         return value
     if isinstance(value, bool):  # a bool subclass cannot exist, but be exact
         return bool(value)
+    if isinstance(value, str):  # a str subclass: only its characters travel
+        return str.__str__(value)
     if isinstance(value, int):
         return int.__index__(value) if t is not int else value
     if isinstance(value, float):

@@ -64,7 +64,7 @@ def split_name(kwargs: dict) -> str:
 
 def load(student, root: str, **kwargs):
     """Every batch of the student's loader, as (images, labels) pairs."""
-    loader = student.data.make_cifar10_loader(str(root), **kwargs)
+    loader = student.data.make_cifar10_loader(root, **kwargs)
     expect.true(inspection.is_instance(loader, torch.utils.data.DataLoader),
                 f"{call_text(kwargs)} returned a {inspection.type_name(loader)}, expected a "
                 "torch.utils.data.DataLoader.",
@@ -147,7 +147,7 @@ def pairs(batches) -> Counter:
 @pytest.mark.points(1)
 def test_returns_a_dataloader(student, root):
     """make_cifar10_loader returns a torch.utils.data.DataLoader"""
-    loader = student.data.make_cifar10_loader(str(root))
+    loader = student.data.make_cifar10_loader(root)
     expect.true(inspection.is_instance(loader, torch.utils.data.DataLoader),
                 f"make_cifar10_loader(root) returned a {inspection.type_name(loader)}, expected a "
                 "torch.utils.data.DataLoader.",
@@ -158,7 +158,7 @@ def test_returns_a_dataloader(student, root):
 @pytest.mark.points(1)
 def test_lesson_example(student, root):
     """lesson example: img, target = loader.dataset[0]; img.shape is (3, 32, 32), target an int"""
-    loader = student.data.make_cifar10_loader(str(root))
+    loader = student.data.make_cifar10_loader(root)
     dataset = loader.dataset
     expect.true(inspection.is_instance(dataset, torchvision.datasets.CIFAR10),
                 f"make_cifar10_loader(root).dataset is a {inspection.type_name(dataset)}, expected "

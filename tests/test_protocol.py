@@ -53,6 +53,17 @@ def test_an_int_subclass_with_a_lying_eq_arrives_as_a_plain_int():
     assert type(out) is int and out == 3 and out != 4
 
 
+def test_a_str_subclass_arrives_as_a_plain_str():
+    class Liar(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    out = roundtrip(Liar("abc"))
+    assert type(out) is str and out == "abc" and out != "abd"
+
+
 def test_a_tensor_subclass_arrives_as_a_plain_tensor():
     class Sneaky(torch.Tensor):
         def __eq__(self, other):
