@@ -105,6 +105,11 @@ def write(root: str | Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files().items():
         (folder / name).write_bytes(data)
+    return dict(_md5s())
+
+
+@functools.lru_cache(maxsize=None)
+def _md5s() -> dict[str, str]:
     return {name: hashlib.md5(data).hexdigest() for name, data in files().items()}
 
 
