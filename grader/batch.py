@@ -20,6 +20,7 @@ import gc
 import hashlib
 import json
 import os
+import select
 import signal
 import sys
 import time
@@ -135,6 +136,12 @@ class _Running:
         self.sub, self.pid, self.report, self.log, self.slot = sub, pid, report, log, slot
         self.started = time.monotonic()
         self.timed_out = False
+        self.pidfd: int | None = None
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
@@ -227,11 +234,12 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 if pid == 0:
                     _judge_child(assignment, prepared, report, log, zygote, opts, files, slots[slot])
                 running[pid] = _Running(sub, pid, report, log, slot)
-            pid, status = _wait_any(running, opts.submission_timeout)
+            pid, status = _wait_any(running, opts.submission_timeout, progress.interval)
             progress.tick()
             if pid is None:
                 continue
             job = running.pop(pid)
+            job.close()
             free.append(job.slot)
             parts = finished.setdefault(job.sub.slug, [])
             parts.append((job, status))
@@ -258,26 +266,55 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0)
 
 
-def _wait_any(running: dict[int, _Running], budget: float) -> tuple[int | None, int]:
-    """Reap one finished judge, or kill one that ran past its budget."""
-    deadline = time.monotonic() + 0.2
-    while True:
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid in running:
-            return pid, status
-        now = time.monotonic()
+def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> tuple[int | None, int]:
+    """Reap one finished judge, or kill one that ran past its budget; (None, 0)
+    after ``tick`` seconds with neither (time to redraw the progress bar).
+
+    The wait sleeps in the kernel until a judge exits (a pidfd per judge), so
+    this process does not wake up while judges work: at -j N every CPU is a
+    judge's, and a poll every few milliseconds would preempt one each time.
+    """
+    now = time.monotonic()
+    for job in running.values():
+        if now - job.started > budget:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            _, status = os.waitpid(job.pid, 0)
+            job.timed_out = True
+            return job.pid, status
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid in running:
+        return pid, status
+    first_deadline = min((job.started + budget for job in running.values()), default=now + tick)
+    timeout = max(0.0, min(tick, first_deadline - now))
+    if not _sleep_until_an_exit(running, timeout):
+        time.sleep(min(timeout, 0.01))  # no pidfds here: poll, as often as the old loop did
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid in running:
+        return pid, status
+    return None, 0
+
+
+def _sleep_until_an_exit(running: dict[int, _Running], timeout: float) -> bool:
+    """Block until one of the judges exits or ``timeout`` passes; False where
+    the platform has no pidfds (then the caller polls)."""
+    if not hasattr(os, "pidfd_open"):
+        return False
+    fds = []
+    try:
         for job in running.values():
-            if now - job.started > budget:
-                try:
-                    os.killpg(job.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                _, status = os.waitpid(job.pid, 0)
-                job.timed_out = True
-                return job.pid, status
-        if now > deadline:
-            return None, 0
-        time.sleep(0.01)
+            if job.pidfd is None:
+                job.pidfd = os.pidfd_open(job.pid)
+            fds.append(job.pidfd)
+    except OSError:
+        return False
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    poller.poll(timeout * 1000)
+    return True
 
 
 def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:

@@ -261,3 +261,17 @@ def test_a_worker_runs_on_its_judges_cpu(mini_grade, tmp_path):
     double = next(t for name, t in results_by_name(out, "pinned").items() if "double" in name)
     first_cpu = sorted(os.sched_getaffinity(0))[0]
     assert double["output"].rstrip().endswith(f"cpus [{first_cpu}]")
+
+
+def test_a_submission_past_its_time_budget_is_stopped_and_still_gets_a_row(mini_grade, tmp_path):
+    """The per-call timeout (30 s here) never fires first: the judge's own budget
+    stops it, the row says why, and the rest of the class is graded as usual."""
+    slow = write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER})
+    ref = write_submission(tmp_path / "ref", {"mini.py": REF, "other.py": OTHER})
+    started = time.monotonic()
+    out, _ = mini_grade(slow, ref, extra=["--timeout", "30", "--submission-timeout", "3", "-j", "2"])
+    assert time.monotonic() - started < 30
+    grades = read_grades(out)
+    assert float(grades["slow"]["score"]) == 0
+    assert "longer than 3 s and was stopped" in read_results(out, "slow")["output"]
+    assert float(grades["ref"]["score"]) > 0
