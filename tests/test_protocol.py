@@ -117,3 +117,50 @@ def test_oversized_messages_are_refused_before_reading_them():
         a.sendall(protocol._HEAD.pack(protocol.MAX_HEADER_BYTES + 1, 0))
         with pytest.raises(protocol.ProtocolError):
             protocol.recv(b)
+
+
+def test_a_message_arriving_in_small_pieces_is_put_back_together():
+    """A big reply crosses the socket in many reads; tensors and header come back whole."""
+    import threading
+
+    big, small = torch.arange(300_000, dtype=torch.float64).reshape(600, 500), torch.tensor([1, 2, 3])
+    blobs = []
+    data = protocol.encode({"big": big, "small": small}, blobs)
+    packed = protocol.pack({"v": data}, blobs)
+    a, b = socket.socketpair()
+    with a, b:
+        sender = threading.Thread(target=lambda: [a.sendall(packed[i:i + 4097]) for i in range(0, len(packed), 4097)])
+        sender.start()
+        msg, got = protocol.recv(b)
+        sender.join()
+    value = protocol.decode(msg["v"], got)
+    assert torch.equal(value["big"], big) and torch.equal(value["small"], small)
+    value["small"][0] = 7  # a received tensor is the judge's own, writable memory
+    assert value["small"].tolist() == [7, 2, 3]
+
+
+def test_a_peer_dripping_its_bytes_cannot_stretch_the_deadline():
+    import threading
+    import time
+
+    blobs = []
+    packed = protocol.pack({"v": protocol.encode(torch.zeros(1000), blobs)}, blobs)
+    a, b = socket.socketpair()
+    stop = threading.Event()
+
+    def drip():
+        for byte in packed:
+            if stop.is_set():
+                return
+            a.sendall(bytes([byte]))
+            time.sleep(0.01)
+
+    with a, b:
+        sender = threading.Thread(target=drip)
+        sender.start()
+        started = time.monotonic()
+        with pytest.raises(socket.timeout):
+            protocol.recv(b, deadline=time.monotonic() + 0.3)
+        stop.set()
+        sender.join()
+    assert time.monotonic() - started < 2
