@@ -8,6 +8,9 @@ What the student's code calls is unchanged.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import tempfile
 from collections import Counter
 
 import pytest
@@ -100,8 +103,37 @@ def check_images(x: torch.Tensor, shape: tuple, what: str) -> None:
                 f"{what} range from {lo:g} to {hi:g}, expected values in [0, 1].", hint=SCALE_HINT)
 
 
-def reference_batches(root: str, **kwargs):
-    return [tuple(b) for b in ref.make_cifar10_loader(str(root), **kwargs)]
+_REF_DEFAULTS = {name: p.default for name, p in inspect.signature(ref.make_cifar10_loader).parameters.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference loader's whole split as one batch; run once per process, on import."""
+    n = tiny.N_TRAIN if train else tiny.N_TEST
+    with tempfile.TemporaryDirectory() as folder:
+        attrs = tiny.class_attributes(tiny.write(folder))
+        saved = {name: getattr(torchvision.datasets.CIFAR10, name) for name in attrs}
+        try:
+            for name, value in attrs.items():
+                setattr(torchvision.datasets.CIFAR10, name, value)
+            batches = [tuple(b) for b in ref.make_cifar10_loader(folder, train=train, batch_size=n)]
+        finally:
+            for name, value in saved.items():
+                setattr(torchvision.datasets.CIFAR10, name, value)
+    assert len(batches) == 1 and len(batches[0][1]) == n
+    return batches[0]
+
+
+def reference_batches(**kwargs) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """What the reference loader gives for these arguments (never shuffled): its split
+    cut into batches of ``batch_size``, the last one holding the rest, as DataLoader does."""
+    options = {**_REF_DEFAULTS, **kwargs}
+    assert not options["shuffle"]
+    x, y = _reference_split(bool(options["train"]))
+    return list(zip(x.split(options["batch_size"]), y.split(options["batch_size"])))
+
+
+_reference_split(False), _reference_split(True)  # on import: `grader run` forks every judge after that
 
 
 def check_batches(got, want, kwargs: dict) -> None:
@@ -175,20 +207,20 @@ def test_lesson_example(student, root):
 @pytest.mark.points(2)
 def test_defaults_give_the_test_set(student, root):
     """make_cifar10_loader(root): the 60 test images in file order, batches of 64, float32 in [0, 1]"""
-    check_batches(load(student, root), reference_batches(root), {})
+    check_batches(load(student, root), reference_batches(), {})
 
 
 @pytest.mark.points(2)
 def test_train_split(student, root):
     """make_cifar10_loader(root, train=True): the 200 training images, in batches of 64, 64, 64, 8"""
-    check_batches(load(student, root, train=True), reference_batches(root, train=True), {"train": True})
+    check_batches(load(student, root, train=True), reference_batches(train=True), {"train": True})
 
 
 @pytest.mark.points(1)
 def test_test_split_explicit(student, root):
     """make_cifar10_loader(root, train=False, batch_size=25): 25, 25, 10 test images"""
     kwargs = {"train": False, "batch_size": 25}
-    check_batches(load(student, root, **kwargs), reference_batches(root, **kwargs), kwargs)
+    check_batches(load(student, root, **kwargs), reference_batches(**kwargs), kwargs)
 
 
 @pytest.mark.points(2)
@@ -197,7 +229,7 @@ def test_test_split_explicit(student, root):
 def test_batch_size(student, root, batch_size):
     """batch_size sets the size of every batch but the last, which holds what is left (test set)"""
     kwargs = {"batch_size": batch_size}
-    check_batches(load(student, root, **kwargs), reference_batches(root, **kwargs), kwargs)
+    check_batches(load(student, root, **kwargs), reference_batches(**kwargs), kwargs)
 
 
 @pytest.mark.points(2)
@@ -207,7 +239,7 @@ def test_shuffle(student, root, train):
     kwargs = {"train": train, "batch_size": 16, "shuffle": True}
     call = call_text(kwargs)
     got = load(student, root, **kwargs)
-    plain = reference_batches(root, train=train, batch_size=16)
+    plain = reference_batches(train=train, batch_size=16)
     sizes, want_sizes = [len(b[1]) for b in got], [len(b[1]) for b in plain]
     expect.true(sizes == want_sizes,
                 f"{call} gave batches of sizes {sizes_text(sizes)}, expected {sizes_text(want_sizes)}.",
