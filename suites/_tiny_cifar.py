@@ -12,7 +12,7 @@ green, then blue 32×32 plane), ``labels`` a list of ints in ``0..9``,
 ``batch_label`` and ``filenames`` strings.  ``batches.meta`` holds
 ``label_names``, ``num_cases_per_batch`` and ``num_vis``.
 
-There are 5 × 40 training images and 60 test images, drawn from a seeded
+There are 5 × 20 training images and 60 test images, drawn from a seeded
 generator, so every run writes the same bytes.  torchvision checks each
 file's md5 against the real dataset's; :func:`class_attributes` gives the
 ``CIFAR10`` class attributes that name these files with their own md5s.
@@ -33,7 +33,7 @@ LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
-PER_TRAIN_FILE = 40
+PER_TRAIN_FILE = 20
 N_TEST = 60
 N_TRAIN = PER_TRAIN_FILE * len(TRAIN_FILES)
 SEED = 20240611

@@ -1,6 +1,6 @@
 """Grading suite for the dataset lesson: CIFAR-10 through torchvision, wrapped in a DataLoader.
 
-Nothing is downloaded: each test writes a tiny CIFAR-10 (200 training and
+Nothing is downloaded: each test writes a tiny CIFAR-10 (100 training and
 60 test images, in the real on-disk format, see ``_tiny_cifar``) into a
 folder the student's process can read, and points torchvision's checksum
 table at those files, in the student's process and here, for the reference.
@@ -212,7 +212,7 @@ def test_defaults_give_the_test_set(student, root):
 
 @pytest.mark.points(2)
 def test_train_split(student, root):
-    """make_cifar10_loader(root, train=True): the 200 training images, in batches of 64, 64, 64, 8"""
+    """make_cifar10_loader(root, train=True): the 100 training images, in batches of 64 and 36"""
     check_batches(load(student, root, train=True), reference_batches(train=True), {"train": True})
 
 
