@@ -84,8 +84,14 @@ class Assignment:
         # test's source again for a database key it would not use;
         # no logging / warnings / capture: per-test bookkeeping (half of
         # pytest's own cost per test) for output nobody reads: student code
-        # prints in its worker, and a judge's output goes to a log file.
-        return [*(files or [str(self.suites)]), "--rootdir", str(self.root), "-p", "no:cacheprovider",
+        # prints in its worker, and a judge's output goes to a log file;
+        # --disable-plugin-autoload: only this plugin and hypothesis's, whatever
+        # else the machine has installed (a plugin that reorders, reruns or times
+        # tests would change scores), and no scan of every installed package's
+        # metadata at each judge's start.
+        return [*(files or [str(self.suites)]), "--rootdir", str(self.root),
+                "--disable-plugin-autoload", "-p", "grader.plugin", "-p", "_hypothesis_pytestplugin",
+                "-p", "no:cacheprovider",
                 "-p", "no:randomly", "-p", "no:unraisableexception", "--tb=native",
                 "--hypothesis-seed=0", "-p", "no:logging", "-p", "no:warnings", "--capture=no",
                 "-o", "addopts=", "-o", "testpaths=", "-q"]
