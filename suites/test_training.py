@@ -54,7 +54,9 @@ def describe_recipe(recipe) -> str:
 
 def twins(student, recipe, seed: int, random_stats: bool = False):
     """The reference model and the student's copy of it, with equal weights and buffers."""
-    torch.manual_seed(seed)
+    # The CPU generator only: torch.manual_seed also queues a seed, with a
+    # recorded stack, for each accelerator not yet initialised (ms per call).
+    torch.default_generator.manual_seed(seed)
     model = build(nn, recipe)
     if random_stats:  # BatchNorm statistics as if it had been trained a while
         for m in model.modules():
