@@ -275,3 +275,25 @@ def test_a_submission_past_its_time_budget_is_stopped_and_still_gets_a_row(mini_
     assert float(grades["slow"]["score"]) == 0
     assert "longer than 3 s and was stopped" in read_results(out, "slow")["output"]
     assert float(grades["ref"]["score"]) > 0
+
+
+def test_pytest_plugins_installed_on_the_machine_do_not_reach_the_judges(tmp_path):
+    """A pytest plugin that some package installed (here: one failing every test)
+    is loaded by a plain `pytest`, never by a judge: scores depend on the suites only."""
+    site = tmp_path / "site"
+    (site / "sabotage-1.0.dist-info").mkdir(parents=True)
+    (site / "sabotage-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: sabotage\nVersion: 1.0\n")
+    (site / "sabotage-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nsabotage = sabotage_plugin\n")
+    (site / "sabotage_plugin.py").write_text(
+        "def pytest_runtest_call(item):\n    raise AssertionError('sabotaged')\n")
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    loaded = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
+                             "print(sorted(e.name for e in m.entry_points(group='pytest11')))"],
+                            capture_output=True, text=True, env={**os.environ, **env})
+    assert "sabotage" in loaded.stdout  # pytest would load it
+    sub = write_submission(tmp_path / "ref", {"mini.py": REF, "other.py": OTHER})
+    out = tmp_path / "out"
+    proc = run_grader(["run", sub, "--out", out, "--assignment", MINI], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = read_grades(out)["ref"]
+    assert row["score"] == row["max_score"], read_results(out, "ref")
