@@ -268,9 +268,7 @@ def test_a_submission_past_its_time_budget_is_stopped_and_still_gets_a_row(mini_
     stops it, the row says why, and the rest of the class is graded as usual."""
     slow = write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER})
     ref = write_submission(tmp_path / "ref", {"mini.py": REF, "other.py": OTHER})
-    started = time.monotonic()
     out, _ = mini_grade(slow, ref, extra=["--timeout", "30", "--submission-timeout", "3", "-j", "2"])
-    assert time.monotonic() - started < 30
     grades = read_grades(out)
     assert float(grades["slow"]["score"]) == 0
     assert "longer than 3 s and was stopped" in read_results(out, "slow")["output"]
