@@ -133,10 +133,10 @@ def test_a_message_arriving_in_small_pieces_is_put_back_together():
         sender.start()
         msg, got = protocol.recv(b)
         sender.join()
-    value = protocol.decode(msg["v"], got)
+    value, again = protocol.decode(msg["v"], got), protocol.decode(msg["v"], got)
     assert torch.equal(value["big"], big) and torch.equal(value["small"], small)
-    value["small"][0] = 7  # a received tensor is the judge's own, writable memory
-    assert value["small"].tolist() == [7, 2, 3]
+    value["small"][0] = 7  # a received tensor is its own memory, not a view of the bytes received
+    assert value["small"].tolist() == [7, 2, 3] and again["small"].tolist() == [1, 2, 3]
 
 
 def test_a_peer_dripping_its_bytes_cannot_stretch_the_deadline():
