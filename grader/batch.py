@@ -10,7 +10,8 @@ Process model (see docs/architecture.md):
             └── fork → worker for B
 
 The parent never runs a parallel torch op (it pins one thread before
-anything), so forked children cannot hang in OpenMP; each judge has a
+anything, then may run the suites once against the reference to warm
+itself up), so forked children cannot hang in OpenMP; each judge has a
 wall-clock budget and is killed past it; each result is written atomically
 as it arrives, and a finished submission is not graded again on resume.
 """
@@ -47,6 +48,15 @@ class BatchOptions:
     resume: bool = True
     junit: bool = False
     assignment: str | None = None
+    # Run the suites once against the reference before forking judges (see
+    # Assignment.warm_up); None: when there are enough submissions to repay it.
+    warm_up: bool | None = None
+
+
+# The warm-up costs one reference run (2-3 s here) and saves about 5 % of
+# every judge's CPU after it (~0.13 s of ~2.4 s on this course): worth it
+# from about two dozen submissions per job slot.
+WARM_UP_MIN_PER_JOB = 24
 
 
 @dataclass
@@ -116,6 +126,17 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
         code = 98
     finally:
         os._exit(code)
+
+
+def warm_up_wanted(setting: bool | None, pending: int, jobs: int) -> bool:
+    """Whether to run the suites once against the reference before forking
+    judges: as told, else when enough judges follow to repay its one run
+    (never for a cold start of one submission)."""
+    if not pending:
+        return False
+    if setting is not None:
+        return setting
+    return pending >= WARM_UP_MIN_PER_JOB * max(1, jobs)
 
 
 def cpu_slots(jobs: int, cpus: list[int]) -> list[int | None]:
@@ -188,6 +209,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
         sandbox.warm_up_judge()
         assignment.collect()
+        if warm_up_wanted(opts.warm_up, len(pending), opts.jobs):
+            assignment.warm_up()
         # Everything imported so far lives as long as the parent: keep it out of
         # the collector's way in every judge forked from here (and keep its pages
         # shared, since a collection writes to every object it visits).

@@ -33,7 +33,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = BatchOptions(submissions=args.submissions, out=Path(args.out), jobs=jobs,
                         isolation=args.isolation, call_timeout=args.timeout,
                         submission_timeout=args.submission_timeout, resume=not args.no_resume,
-                        junit=args.junit, assignment=args.assignment)
+                        junit=args.junit, assignment=args.assignment,
+                        warm_up={"on": True, "off": False}.get(args.warm_up))
     try:
         outcome = run_batch(opts)
     except AssignmentError as exc:
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--submission-timeout", type=float, default=600.0, help="seconds per submission")
     r.add_argument("--no-resume", action="store_true", help="grade everything again")
     r.add_argument("--junit", action="store_true", help="also write DIR/junit.xml")
+    r.add_argument("--warm-up", choices=("auto", "on", "off"), default="auto",
+                   help="run the suites once against the reference before grading, so every "
+                        "judge starts warm (auto: from 24 submissions per job; grades are the same)")
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)

@@ -33,7 +33,7 @@ def course(tmp_path_factory):
         shutil.copy(mutant, folder / f"{mutant.parent.name}.py")
         subs.append(folder)
     out = base / "out"
-    proc = run_grader(["run", *subs, "--out", out, "-j", "2"], timeout=3000)
+    proc = run_grader(["run", *subs, "--out", out, "-j", "2", "--warm-up", "on"], timeout=3000)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, read_grades(out)
 
@@ -98,3 +98,23 @@ def test_failure_messages_never_show_grader_internals(course):
         if folder.is_dir() and not folder.name.startswith("."):
             for t in read_results(out, folder.name)["tests"]:
                 assert "Traceback" not in t["output"] and "/grader/" not in t["output"], (folder.name, t)
+
+
+# Failing property tests (shrinking), cached reference data, training, stubs.
+COLD_SAMPLE = ["reference", "stubs", "empty", "pooling__wrong_ignores_stride", "losses__wrong_float32",
+               "data__wrong_drop_last", "training__wrong_no_zero_grad", "activations__right_masks"]
+
+
+def test_warming_the_parent_up_changes_no_result(course, tmp_path):
+    """The course above was graded by judges forked after the parent ran every
+    suite once against the reference; judges from a parent that did not must
+    give every test the same score and the same words."""
+    out, _ = course
+    subs = [out.parent / name for name in COLD_SAMPLE]
+    cold = tmp_path / "cold"
+    proc = run_grader(["run", *subs, "--out", cold, "-j", "2", "--warm-up", "off"], timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in COLD_SAMPLE:
+        warm_result, cold_result = read_results(out, name), read_results(cold, name)
+        warm_result.pop("execution_time"), cold_result.pop("execution_time")
+        assert warm_result == cold_result, name

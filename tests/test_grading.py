@@ -242,6 +242,16 @@ def test_the_cli_reaches_the_fork_server_launch_without_importing_torch():
     assert proc.stdout.strip() == "False"
 
 
+def test_the_parent_warms_up_only_when_enough_judges_follow_to_repay_it():
+    from grader.batch import warm_up_wanted
+
+    assert not warm_up_wanted(None, 1, 2)  # a cold start grades at once
+    assert not warm_up_wanted(None, 6, 2)
+    assert warm_up_wanted(None, 200, 2)
+    assert warm_up_wanted(True, 1, 1) and not warm_up_wanted(False, 200, 2)
+    assert not warm_up_wanted(True, 0, 1)  # everything was kept from an earlier run
+
+
 def test_judge_slots_get_a_cpu_each_while_there_are_enough():
     from grader.batch import cpu_slots
 
