@@ -40,7 +40,7 @@ class InlineChannel:
         return protocol.unpack(protocol.pack(reply, out))
 
     def close(self) -> None:
-        pass
+        self.core.unload()
 
 
 class ProcessChannel:

@@ -231,6 +231,17 @@ def test_a_failing_test_shows_the_last_lines_the_code_printed(mini_grade, tmp_pa
     assert add["score"] == add["max_score"] and "printed" not in add["output"]
 
 
+def test_a_students_module_imports_its_own_sibling_even_after_an_inline_warm_up(mini_grade, tmp_path):
+    """The warm-up runs the reference inline in the parent; a submission's own
+    `import other` must still find the submission's other.py, not the
+    reference's module left in the parent's sys.modules."""
+    src = REF.replace("return x * 2", "import other\n    return x * 2 if other.answer() == 42 else x * 0")
+    sub = write_submission(tmp_path / "sibling", {"mini.py": src, "other.py": "def answer():\n    return 41\n"})
+    out, _ = mini_grade(sub, extra=["--isolation", "inline", "--warm-up", "on"])
+    double = next(t for name, t in results_by_name(out, "sibling").items() if "double" in name)
+    assert double["score"] == 0, double
+
+
 def test_the_cli_reaches_the_fork_server_launch_without_importing_torch():
     """`grader run` launches its sandboxed fork server before its own `import torch`,
     so the two imports overlap on a cold start: nothing on that path may import torch."""

@@ -97,6 +97,26 @@ class WorkerCore:
         if str(self.dir) not in sys.path:
             sys.path.append(str(self.dir))
 
+    def unload(self) -> None:
+        """Forget the submission's modules and its folder on ``sys.path``.
+
+        A worker process ends with its submission, but an inline core lives
+        in a process that goes on (the warm parent's warm-up on the
+        reference, the benchmark's floor): without this, the next
+        submission's ``import sequential`` inside its own ``training.py``
+        would find the previous one's module in ``sys.modules``.
+        """
+        folder = str(self.dir) + os.sep
+        for name, module in list(sys.modules.items()):
+            try:
+                path = module.__dict__.get("__file__")
+            except Exception:  # noqa: BLE001 - not a plain module
+                continue
+            if isinstance(path, str) and path.startswith(folder):
+                del sys.modules[name]
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(self.dir))
+
     # ------------------------------------------------------------------ plumbing
 
     def handle(self, message: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
