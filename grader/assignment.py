@@ -139,7 +139,7 @@ class Assignment:
             raise AssignmentError(f"no grading tests found in {self.suites}")
         self.tests = collected
 
-    def warm_up(self) -> bool:
+    def warm_up(self, budget: float = 600.0) -> bool:
         """Run every suite once against the reference, inline, in this process.
 
         Why: Python specialises bytecode as it runs it (the adaptive
@@ -152,24 +152,57 @@ class Assignment:
         so it runs inline; GPU tests are left out (CUDA must not be started
         in a process that forks).  Returns whether the reference passed: a
         warm-up only, its results grade nobody.
+
+        A reference that hangs is given up after ``budget`` seconds (a
+        judge's budget): from then on every test is interrupted and the
+        session stopped.  The user's Ctrl-C, which pytest swallows, is
+        passed on.
         """
+        import signal
+
         import pytest
 
         reference = self.root / "solutions"
         if not reference.is_dir():
             return False
+        state = {"session": None, "looping": False, "expired": False}
+
+        class Budget:
+            @pytest.hookimpl(hookwrapper=True)
+            def pytest_runtestloop(self, session):
+                state.update(session=session, looping=True)
+                yield
+                state["looping"] = False
+
+        def give_up(signum, frame):
+            state["expired"] = True
+            if state["looping"]:
+                state["session"].shouldstop = "the warm-up ran past its budget"
+                raise KeyboardInterrupt  # out of the loop, wherever it spins
+
+        try:
+            old_alarm = signal.signal(signal.SIGALRM, give_up)
+        except ValueError:  # not the main thread: no alarm to be had
+            return False
         devnull = open(os.devnull, "w")
-        old = sys.stdout
+        old_stdout = sys.stdout
         sys.stdout = devnull
+        # Re-armed every 50 ms once expired: inline student calls catch
+        # everything, so one interrupt may not be enough.
+        signal.setitimer(signal.ITIMER_REAL, budget, 0.05)
         try:
             code = pytest.main([*self.pytest_args(), "-m", "not gpu", "--grader-submission", str(reference),
-                                "--grader-isolation", "inline"])
+                                "--grader-isolation", "inline"], plugins=[Budget()])
         except Exception:  # noqa: BLE001 - a warm-up must never stop the grading
             return False
         finally:
-            sys.stdout = old
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_alarm)
+            sys.stdout = old_stdout
             devnull.close()
-        return code == 0
+        if code == pytest.ExitCode.INTERRUPTED and not state["expired"]:
+            raise KeyboardInterrupt  # the user's Ctrl-C
+        return code == pytest.ExitCode.OK
 
     @property
     def exercises(self) -> list[str]:

@@ -210,7 +210,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         sandbox.warm_up_judge()
         assignment.collect()
         if warm_up_wanted(opts.warm_up, len(pending), opts.jobs):
-            assignment.warm_up()
+            assignment.warm_up(budget=opts.submission_timeout)
         # Everything imported so far lives as long as the parent: keep it out of
         # the collector's way in every judge forked from here (and keep its pages
         # shared, since a collection writes to every object it visits).

@@ -1,5 +1,6 @@
 """`grader run` end to end on the engine's mini assignment: real processes, real files."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,6 +230,20 @@ def test_a_failing_test_shows_the_last_lines_the_code_printed(mini_grade, tmp_pa
     assert double["output"].rstrip().endswith("debug: got [1.0]")  # the falsifying input, printed last
     add = next(t for name, t in tests.items() if "add" in name)
     assert add["score"] == add["max_score"] and "printed" not in add["output"]
+
+
+def test_a_reference_that_hangs_is_given_up_by_the_warm_up_at_its_budget(tmp_path):
+    """An instructor's endless loop in the reference must not stall `grader run`
+    before anyone is graded: the warm-up gives up and grading goes on."""
+    assignment = tmp_path / "assignment"
+    shutil.copytree(MINI, assignment)
+    ref = assignment / "solutions" / "mini.py"
+    ref.write_text(ref.read_text().replace("return x * 2", "while True: pass"))
+    code = ("import sys; from grader.assignment import Assignment; a = Assignment.locate(sys.argv[1]); "
+            "a.collect(); print('warmed', a.warm_up(budget=2))")
+    proc = subprocess.run([sys.executable, "-c", code, str(assignment)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.stdout.strip().endswith("warmed False"), proc.stdout + proc.stderr
 
 
 def test_a_students_module_imports_its_own_sibling_even_after_an_inline_warm_up(mini_grade, tmp_path):
