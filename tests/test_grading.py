@@ -241,9 +241,10 @@ def test_a_reference_that_hangs_is_given_up_by_the_warm_up_at_its_budget(tmp_pat
     ref.write_text(ref.read_text().replace("return x * 2", "while True: pass"))
     code = ("import sys; from grader.assignment import Assignment; a = Assignment.locate(sys.argv[1]); "
             "a.collect(); print('warmed', a.warm_up(budget=2))")
-    proc = subprocess.run([sys.executable, "-c", code, str(assignment)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
-    assert proc.stdout.strip().endswith("warmed False"), proc.stdout + proc.stderr
+    for folder, warmed in [(MINI, "True"), (assignment, "False")]:
+        proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True,
+                              timeout=300, cwd=ROOT)
+        assert proc.stdout.split() == ["warmed", warmed], proc.stdout + proc.stderr
 
 
 def test_a_students_module_imports_its_own_sibling_even_after_an_inline_warm_up(mini_grade, tmp_path):
