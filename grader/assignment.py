@@ -139,7 +139,7 @@ class Assignment:
             raise AssignmentError(f"no grading tests found in {self.suites}")
         self.tests = collected
 
-    def warm_up(self, budget: float = 600.0) -> bool:
+    def warm_up(self, budget: float = 600.0) -> str | None:
         """Run every suite once against the reference, inline, in this process.
 
         Why: Python specialises bytecode as it runs it (the adaptive
@@ -150,8 +150,9 @@ class Assignment:
         warm, with a third fewer page faults).  Run once in the warm parent,
         every judge forked afterwards inherits it.  The reference is trusted,
         so it runs inline; GPU tests are left out (CUDA must not be started
-        in a process that forks).  Returns whether the reference passed: a
-        warm-up only, its results grade nobody.
+        in a process that forks).  A warm-up only, its results grade nobody;
+        but a reference that fails its own suites is worth telling the
+        instructor: returns what went wrong, or None.
 
         A reference that hangs is given up after ``budget`` seconds (a
         judge's budget): from then on every test is interrupted and the
@@ -164,7 +165,7 @@ class Assignment:
 
         reference = self.root / "solutions"
         if not reference.is_dir():
-            return False
+            return f"there is no reference solution folder {reference}"
         state = {"session": None, "looping": False, "expired": False}
 
         class Budget:
@@ -182,8 +183,8 @@ class Assignment:
 
         try:
             old_alarm = signal.signal(signal.SIGALRM, give_up)
-        except ValueError:  # not the main thread: no alarm to be had
-            return False
+        except ValueError:  # not the main thread: no alarm, so no unguarded run either
+            return None
         devnull = open(os.devnull, "w")
         old_stdout = sys.stdout
         sys.stdout = devnull
@@ -193,16 +194,20 @@ class Assignment:
         try:
             code = pytest.main([*self.pytest_args(), "-m", "not gpu", "--grader-submission", str(reference),
                                 "--grader-isolation", "inline"], plugins=[Budget()])
-        except Exception:  # noqa: BLE001 - a warm-up must never stop the grading
-            return False
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the grading
+            return f"running the suites on the reference raised {type(exc).__name__}: {exc}"
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_alarm)
             sys.stdout = old_stdout
             devnull.close()
-        if code == pytest.ExitCode.INTERRUPTED and not state["expired"]:
+        if state["expired"]:
+            return f"the reference solution ran past {budget:g} s on its own suites and was given up"
+        if code == pytest.ExitCode.INTERRUPTED:
             raise KeyboardInterrupt  # the user's Ctrl-C
-        return code == pytest.ExitCode.OK
+        if code != pytest.ExitCode.OK:
+            return "the reference solution does not pass every test of its own suites"
+        return None
 
     @property
     def exercises(self) -> list[str]:

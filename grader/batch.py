@@ -210,7 +210,12 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         sandbox.warm_up_judge()
         assignment.collect()
         if warm_up_wanted(opts.warm_up, len(pending), opts.jobs):
-            assignment.warm_up(budget=opts.submission_timeout)
+            problem = assignment.warm_up(budget=opts.submission_timeout)
+            if problem:
+                # Students are judged against that reference: say so, and how to see why.
+                print(f"grader: warning: {problem}; grading goes on. See which tests with:\n"
+                      f"  python -m pytest {assignment.suites} --grader-submission "
+                      f"{assignment.root / 'solutions'} --grader-isolation inline", file=sys.stderr)
         # Everything imported so far lives as long as the parent: keep it out of
         # the collector's way in every judge forked from here (and keep its pages
         # shared, since a collection writes to every object it visits).
