@@ -23,6 +23,7 @@ import json
 import os
 import select
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -93,16 +94,51 @@ class ResumeStore:
                                    {"key": self.key(sub), "result": result.to_json()})
 
 
+class _Gate:
+    """Holds a judge forked ahead of its turn between collecting and testing.
+
+    Why: setting pytest up and collecting the suites is a fixed ~0.2 s per
+    judge (with the fork itself).  While the judges on every slot grade, the
+    next one is forked and does that part on whatever CPU is spare (at -j 1,
+    the second one), then waits here until the parent hands it a slot:
+    ``go <cpu>`` (or ``go -`` unpinned).  It grades nobody before that, and
+    exits if the parent closes the gate instead (the run is over).
+
+    The gate is one end of a socket pair; the judge says ``done`` on it once
+    its report is written, so that its slot goes to the next judge while
+    this process is still being torn down (tens of ms for a torch-sized one).
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def pytest_collection_finish(self, session) -> None:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.read(self.fd, 64)
+            if not chunk:
+                os._exit(JUDGE_NEVER_STARTED)
+            line += chunk
+        cpu = line.split()[1:2]
+        if cpu and cpu[0] != b"-":
+            pin_to_cpu(int(cpu[0]))
+            option = session.config.option
+            if getattr(option, "grader_worker_limits", None):
+                limits = json.loads(option.grader_worker_limits)
+                limits["cpu"] = int(cpu[0])  # its workers run beside it
+                option.grader_worker_limits = json.dumps(limits)
+
+
+# A judge whose gate closed before its turn (the run ended first).
+JUDGE_NEVER_STARTED = 96
+
+
 def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
-                 zygote, opts: BatchOptions, files: list[str] | None = None, cpu: int | None = None) -> None:
+                 zygote, opts: BatchOptions, files: list[str] | None, gate: int) -> None:
     """Runs in the forked judge; never returns."""
     code = 97
     try:
         os.setpgid(0, 0)
-        worker_limits = dict(zygote.limits) if zygote is not None else {}
-        if cpu is not None:
-            pin_to_cpu(cpu)
-            worker_limits["cpu"] = cpu  # its workers run beside it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -119,12 +155,19 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
                 "--grader-report", str(report), "--grader-isolation", opts.isolation,
                 "--grader-timeout", str(opts.call_timeout)]
         if zygote is not None:
-            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(worker_limits)]
-        code = int(pytest.main(args))
+            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(zygote.limits)]
+        code = int(pytest.main(args, plugins=[_Gate(gate)]))
         sys.stdout.flush()
     except BaseException:  # noqa: BLE001
         code = 98
     finally:
+        try:
+            os.write(gate, b"done\n")
+            # The teardown of this process need not hold the CPU its
+            # successor now grades on.
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except (OSError, AttributeError):
+            pass
         os._exit(code)
 
 
@@ -153,13 +196,61 @@ def cpu_slots(jobs: int, cpus: list[int]) -> list[int | None]:
 
 
 class _Running:
-    def __init__(self, sub: Submission, pid: int, report: Path, log: Path, slot: int = 0):
-        self.sub, self.pid, self.report, self.log, self.slot = sub, pid, report, log, slot
+    """A forked judge: waiting at its gate (a standby), then grading on a slot."""
+
+    def __init__(self, sub: Submission, pid: int, report: Path, log: Path, gate: int):
+        self.sub, self.pid, self.report, self.log, self.gate = sub, pid, report, log, gate
+        self.slot = 0
         self.started = time.monotonic()
         self.timed_out = False
         self.pidfd: int | None = None
+        self.status: int | None = None  # once reaped
+
+    def go(self, slot: int, cpu: int | None) -> None:
+        """Open its gate: from now on it grades, on ``cpu``, against its budget."""
+        self.slot, self.started = slot, time.monotonic()
+        try:
+            os.write(self.gate, b"go %s\n" % (b"-" if cpu is None else str(cpu).encode()))
+        except OSError:
+            pass  # it is already gone; its exit status tells why
+
+    def finished(self) -> bool:
+        """Whether it said ``done`` or exited (reaping it then)."""
+        if self.poll():
+            return True
+        try:
+            said = os.read(self.gate, 64)  # non-blocking: b"" once it is gone
+        except BlockingIOError:
+            return False
+        except OSError:
+            said = b""
+        if not said.startswith(b"done"):
+            self.wait()  # the gate closed without a word: it died; reap it
+        return True
+
+    def poll(self) -> bool:
+        if self.status is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.status = status
+        return self.status is not None
+
+    def wait(self) -> int:
+        """Its exit status, waiting for its exit if need be."""
+        if self.status is None:
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self.status = 0
+        return self.status
 
     def close(self) -> None:
+        if self.gate is not None:
+            os.close(self.gate)
+            self.gate = None
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
@@ -240,9 +331,15 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         # one's suites are split among several judges, so no core idles.
         shards = _shards(assignment, opts.jobs // len(pending)) if 0 < len(pending) < opts.jobs else [None]
         queue = [(sub, i, files) for sub in pending for i, files in enumerate(shards)]
-        finished: dict[str, list[tuple[_Running, int]]] = {}
-        while queue or running:
-            while queue and len(running) < max(1, opts.jobs):
+        finished: dict[str, list[_Running]] = {}
+        standby: _Running | None = None
+        exiting: list[_Running] = []  # done, not yet reaped
+
+        def fork_next() -> _Running | None:
+            """Prepare the next queued submission and fork its judge, held at
+            its gate; None when the queue is empty."""
+            nonlocal queue
+            while queue:
                 sub, part, files = queue.pop(0)
                 prepared = scratch / "subs" / sub.slug
                 if part == 0:
@@ -257,27 +354,63 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 stem = sub.slug if files is None else f"{sub.slug}.part{part}"
                 report, log = scratch / f"{stem}.report.json", scratch / f"{stem}.log"
                 sys.stdout.flush()
-                slot = free.pop(0)
+                ours, theirs = socket.socketpair()
                 pid = os.fork()
                 if pid == 0:
-                    _judge_child(assignment, prepared, report, log, zygote, opts, files, slots[slot])
-                running[pid] = _Running(sub, pid, report, log, slot)
-            pid, status = _wait_any(running, opts.submission_timeout, progress.interval)
-            progress.tick()
-            if pid is None:
-                continue
-            job = running.pop(pid)
-            job.close()
-            free.append(job.slot)
-            parts = finished.setdefault(job.sub.slug, [])
-            parts.append((job, status))
-            if len(parts) < len(shards):
-                continue
-            if zygote is not None:
-                zygote.kill_tag(job.sub.slug)  # whatever its judges left running
-            elapsed = time.monotonic() - min(j.started for j, _ in parts)
-            result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
-            _finish(job.sub, result, out, store, results, progress, flush_csv)
+                    ours.close()
+                    for other in [*running.values(), *exiting]:  # other judges' gates and pidfds
+                        other.close()
+                    _judge_child(assignment, prepared, report, log, zygote, opts, files, theirs.detach())
+                theirs.close()
+                ours.setblocking(False)
+                return _Running(sub, pid, report, log, ours.detach())
+            return None
+
+        def start(job: _Running) -> None:
+            slot = free.pop(0)
+            job.go(slot, slots[slot])
+            running[job.pid] = job
+
+        try:
+            while queue or running or standby is not None:
+                # Fill the free slots (the standby first), then fork the next
+                # judge, to set itself up while these grade.
+                while free and (standby is not None or queue):
+                    job, standby = standby or fork_next(), None
+                    if job is None:
+                        break
+                    start(job)
+                if standby is None and queue:
+                    standby = fork_next()
+                if not running:
+                    continue
+                exiting[:] = [j for j in exiting if not j.poll()]
+                pid = _wait_any(running, opts.submission_timeout, progress.interval)
+                progress.tick()
+                if pid is None:
+                    continue
+                job = running.pop(pid)
+                free.append(job.slot)
+                if standby is not None:
+                    start(standby)  # it grades while this one's results are written
+                    standby = None
+                job.close()
+                if job.status is None:
+                    exiting.append(job)
+                parts = finished.setdefault(job.sub.slug, [])
+                parts.append(job)
+                if len(parts) < len(shards):
+                    continue
+                if zygote is not None:
+                    zygote.kill_tag(job.sub.slug)  # whatever its judges left running
+                elapsed = time.monotonic() - min(j.started for j in parts)
+                result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
+                _finish(job.sub, result, out, store, results, progress, flush_csv)
+        finally:
+            for job in [*running.values(), *([standby] if standby is not None else [])]:
+                _discard(job)
+            for job in exiting:
+                job.wait()
     finally:
         if progress is not None:
             progress.close()
@@ -294,13 +427,15 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0)
 
 
-def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> tuple[int | None, int]:
-    """Reap one finished judge, or kill one that ran past its budget; (None, 0)
-    after ``tick`` seconds with neither (time to redraw the progress bar).
+def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> int | None:
+    """A judge that has finished (said ``done``, or exited), or one killed
+    for running past its budget; None after ``tick`` seconds with neither
+    (time to redraw the progress bar).
 
-    The wait sleeps in the kernel until a judge exits (a pidfd per judge), so
-    this process does not wake up while judges work: at -j N every CPU is a
-    judge's, and a poll every few milliseconds would preempt one each time.
+    The wait sleeps in the kernel until a judge speaks or exits (its gate
+    and a pidfd per judge), so this process does not wake up while judges
+    work: at -j N every CPU is a judge's, and a poll every few milliseconds
+    would preempt one each time.
     """
     now = time.monotonic()
     for job in running.values():
@@ -309,40 +444,41 @@ def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> tuple
                 os.killpg(job.pid, signal.SIGKILL)
             except OSError:
                 pass
-            _, status = os.waitpid(job.pid, 0)
+            job.wait()
             job.timed_out = True
-            return job.pid, status
-    pid, status = os.waitpid(-1, os.WNOHANG)
-    if pid in running:
-        return pid, status
+            return job.pid
+    for job in running.values():
+        if job.finished():
+            return job.pid
     first_deadline = min((job.started + budget for job in running.values()), default=now + tick)
     timeout = max(0.0, min(tick, first_deadline - now))
-    if not _sleep_until_an_exit(running, timeout):
-        time.sleep(min(timeout, 0.01))  # no pidfds here: poll, as often as the old loop did
-    pid, status = os.waitpid(-1, os.WNOHANG)
-    if pid in running:
-        return pid, status
-    return None, 0
-
-
-def _sleep_until_an_exit(running: dict[int, _Running], timeout: float) -> bool:
-    """Block until one of the judges exits or ``timeout`` passes; False where
-    the platform has no pidfds (then the caller polls)."""
-    if not hasattr(os, "pidfd_open"):
-        return False
-    fds = []
-    try:
-        for job in running.values():
-            if job.pidfd is None:
-                job.pidfd = os.pidfd_open(job.pid)
-            fds.append(job.pidfd)
-    except OSError:
-        return False
     poller = select.poll()
-    for fd in fds:
-        poller.register(fd, select.POLLIN)
+    for job in running.values():
+        poller.register(job.gate, select.POLLIN)
+        if job.pidfd is None and hasattr(os, "pidfd_open"):
+            try:
+                job.pidfd = os.pidfd_open(job.pid)
+            except OSError:
+                pass
+        if job.pidfd is not None:
+            poller.register(job.pidfd, select.POLLIN)
     poller.poll(timeout * 1000)
-    return True
+    for job in running.values():
+        if job.finished():
+            return job.pid
+    return None
+
+
+def _discard(job: _Running) -> None:
+    """Stop a judge the run no longer waits for (an interrupted run, or a
+    standby that never got its turn), and reap it."""
+    job.close()
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(job.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    job.wait()
 
 
 def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
@@ -364,7 +500,7 @@ def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
     return [sorted(g) for g in groups]
 
 
-def _read_report(job: _Running, status: int, opts: BatchOptions) -> dict | str:
+def _read_report(job: _Running, opts: BatchOptions) -> dict | str:
     """A judge's report, or why there is none."""
     if job.timed_out:
         return f"grading took longer than {opts.submission_timeout:g} s and was stopped"
@@ -374,7 +510,7 @@ def _read_report(job: _Running, status: int, opts: BatchOptions) -> dict | str:
             raise ValueError("not an object")
         return report
     except (OSError, ValueError):
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(job.wait())
         tail = ""
         try:
             tail = job.log.read_text(errors="replace")[-1500:]
@@ -383,12 +519,12 @@ def _read_report(job: _Running, status: int, opts: BatchOptions) -> dict | str:
         return f"the grader could not finish this submission (judge exit {code}). {tail}".strip()
 
 
-def _collect(parts: list[tuple[_Running, int]], exercises: list[str], max_cpu: dict[str, float],
+def _collect(parts: list[_Running], exercises: list[str], max_cpu: dict[str, float],
              elapsed: float, opts: BatchOptions, assignment: Assignment) -> SubmissionResult:
-    sub = parts[0][0].sub
+    sub = parts[0].sub
     reports = []
-    for job, status in sorted(parts, key=lambda p: str(p[0].report)):
-        report = _read_report(job, status, opts)
+    for job in sorted(parts, key=lambda j: str(j.report)):
+        report = _read_report(job, opts)
         if isinstance(report, str):
             return error_result(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
         reports.append(report)

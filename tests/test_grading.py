@@ -1,4 +1,5 @@
 """`grader run` end to end on the engine's mini assignment: real processes, real files."""
+import json
 import os
 import shutil
 import signal
@@ -345,3 +346,54 @@ def test_pytest_plugins_installed_on_the_machine_do_not_reach_the_judges(tmp_pat
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = read_grades(out)["ref"]
     assert row["score"] == row["max_score"], read_results(out, "ref")
+
+
+GATED_JUDGE = r"""
+import json, os, socket, sys
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from grader.assignment import Assignment
+from grader.batch import BatchOptions, _judge_child
+assignment = Assignment.locate(sys.argv[1])
+assignment.collect()
+sub, scratch, told = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+report = scratch / "report.json"
+ours, theirs = socket.socketpair()
+pid = os.fork()
+if pid == 0:
+    ours.close()
+    _judge_child(assignment, sub, report, scratch / "judge.log", None,
+                 BatchOptions([], scratch, isolation="inline"), None, theirs.detach())
+theirs.close()
+if told:
+    ours.sendall(told.encode() + b"\n")
+else:
+    ours.shutdown(socket.SHUT_WR)
+said = ours.recv(64).decode()
+_, status = os.waitpid(pid, 0)
+tests = json.loads(report.read_text())["tests"] if report.exists() else None
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "said": said, "tests": tests}))
+"""
+
+
+@pytest.mark.parametrize("told", ["", "go -"])
+def test_a_judge_forked_ahead_of_its_turn_grades_only_once_started(tmp_path, told):
+    """`grader run` forks the next judge while the others grade, so that it sets
+    pytest up and collects the suites on a spare CPU; it then waits at its gate.
+    Started ("go"), it grades, and says "done" once its report is written (its
+    slot goes to the next judge while this process is torn down); if the run
+    ends first (the gate closes), it exits without grading anyone."""
+    from grader.batch import JUDGE_NEVER_STARTED
+
+    sub = write_submission(tmp_path / "ref", {"mini.py": REF, "other.py": OTHER})
+    proc = subprocess.run([sys.executable, "-c", GATED_JUDGE, str(MINI), str(sub), str(tmp_path), told],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = json.loads(proc.stdout.splitlines()[-1])
+    if told:
+        statuses = {t["name"]: t["status"] for t in ran["tests"]}
+        assert ran["exit"] == 0 and ran["said"] == "done\n" and statuses["add(2, 3) is 5"] == "passed", ran
+        assert set(statuses.values()) == {"passed", "skipped"}, statuses  # skipped: the GPU lane
+    else:
+        assert ran == {"exit": JUDGE_NEVER_STARTED, "said": "", "tests": None}
