@@ -137,6 +137,7 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
                  zygote, opts: BatchOptions, files: list[str] | None, gate: int) -> None:
     """Runs in the forked judge; never returns."""
     code = 97
+    cpus = os.sched_getaffinity(0)  # the gate pins it to one of these
     try:
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -165,8 +166,8 @@ def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path
             os.write(gate, b"done\n")
             # The teardown of this process need not hold the CPU its
             # successor now grades on.
-            os.sched_setaffinity(0, range(os.cpu_count() or 1))
-        except (OSError, AttributeError):
+            os.sched_setaffinity(0, cpus)
+        except OSError:
             pass
         os._exit(code)
 
