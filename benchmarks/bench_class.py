@@ -17,8 +17,9 @@ sample (``--naive-sample``) and its per-submission time is scaled; the
 printout says so.  The floor's sample is measured half just before and
 half just after ``-j 1``, and the naive script right after ``-j J``, so
 that each ratio's two sides see the machine in about the same state (its
-speed drifts; the printout shows by how much across ``-j 1``).  Peak memory is the largest sum of PSS over the process
-tree (shared pages counted once), sampled once a second.
+speed drifts; the printout shows by how much across ``-j 1``).  Peak
+memory is the largest sum of PSS over the process tree (shared pages
+counted once), sampled once a second.
 """
 from __future__ import annotations
 
