@@ -359,7 +359,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 pid = os.fork()
                 if pid == 0:
                     ours.close()
-                    for other in [*running.values(), *exiting]:  # other judges' gates and pidfds
+                    for other in running.values():  # the other judges' gates and pidfds
                         other.close()
                     _judge_child(assignment, prepared, report, log, zygote, opts, files, theirs.detach())
                 theirs.close()
