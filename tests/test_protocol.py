@@ -29,11 +29,28 @@ def test_non_finite_floats_round_trip():
     assert out[0] == math.inf and out[1] == -math.inf and math.isnan(out[2])
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.uint8, torch.bool])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64,
+                                   torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool,
+                                   torch.complex64, torch.complex128])
 def test_tensors_round_trip_with_dtype_and_shape(dtype):
     t = (torch.arange(24).reshape(2, 3, 4) % 3).to(dtype)
     out = roundtrip(t)
     assert type(out) is torch.Tensor and out.dtype == dtype and torch.equal(out, t)
+
+
+def test_conjugate_and_negative_views_arrive_as_the_values_they_show():
+    z = torch.tensor([1 + 2j, 3 - 1j])
+    assert torch.equal(roundtrip(z.conj()), torch.tensor([1 - 2j, 3 + 1j]))
+    assert torch.equal(roundtrip(torch._neg_view(z)), -z)
+
+
+def test_each_decoded_tensor_owns_its_memory_and_can_be_written():
+    blobs = []
+    data = protocol.encode(torch.arange(6.0).reshape(2, 3), blobs)
+    first, second = protocol.decode(data, blobs), protocol.decode(data, blobs)
+    first.add_(10)
+    assert torch.equal(second, torch.arange(6.0).reshape(2, 3))
+    assert bytes(blobs[0]) == torch.arange(6.0).numpy().tobytes()
 
 
 def test_non_contiguous_and_empty_tensors():
