@@ -48,8 +48,9 @@ def main() -> None:
     from grader.worker.limits import pin_to_cpu
 
     scratch = make_scratch()
-    zygote, protections = sandbox.launch_zygote(scratch)
+    zygote = None
     try:
+        zygote, protections = sandbox.launch_zygote(scratch)
         sub = Path(scratch) / "subs" / "reference"
         prepare(ROOT / "solutions", sub)
         zygote.wait_ready()
@@ -100,7 +101,8 @@ def main() -> None:
                 finally:
                     channel.close()
     finally:
-        zygote.stop()
+        if zygote is not None:
+            zygote.stop()
         remove_scratch(scratch)
 
     print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
