@@ -14,6 +14,7 @@ Markers a suite uses:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -283,10 +284,30 @@ class GradingPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        yield
+        # hypothesis runs ``.hypothesis.inner_test`` once per example (a plugin
+        # may wrap it): mark where each example starts, so that a failure shows
+        # what its own input printed, not the tail of a hundred shrinking runs.
+        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        inner = getattr(handle, "inner_test", None)
+        if inner is not None:
+            handle.inner_test = self._marking_examples(inner)
+        try:
+            yield
+        finally:
+            if inner is not None:
+                handle.inner_test = inner
         # Hypothesis would turn failing examples into patch files in the
         # current folder (importing libcst to do so): not for student runs.
         item.__dict__.pop("_hypothesis_failing_examples", None)
+
+    def _marking_examples(self, inner):
+        @functools.wraps(inner)
+        def one_example(*args, **kwargs):
+            if self.session is not None:
+                self.session.begin_example()
+            return inner(*args, **kwargs)
+
+        return one_example
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -318,8 +339,10 @@ class GradingPlugin:
                 status, text = "failed", report.longreprtext[-2000:]
             printed = self.session.printed().strip() if self.session is not None and call.when == "call" else ""
             if printed:
-                text += ("\nYour code printed (the last lines; a test may try several inputs, the one "
-                         "above last):\n" + "\n".join(printed.splitlines()[-20:]))
+                which = ("for the input above" if hasattr(getattr(item, "obj", None), "hypothesis")
+                         else "during this test")
+                text += (f"\nYour code printed {which} (the last lines):\n"
+                         + "\n".join(printed.splitlines()[-20:]))
             rec["status"], rec["output"] = status, text
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

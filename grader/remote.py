@@ -134,6 +134,10 @@ class Session:
         self.test_state: dict = {"seed": 0, "forbid": []}
         self.lost: str | None = None
         self.last_call: str = ""
+        # Set when a property test starts another example: the worker then
+        # forgets what the previous examples printed, so a failing test shows
+        # only what its failing (shrunk) input printed.
+        self.new_example = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,6 +149,10 @@ class Session:
         self.module_attrs = {}
         if self.channel is not None:
             self._send("reset", self.test_state, "starting the test")
+
+    def begin_example(self) -> None:
+        """The next request belongs to a new hypothesis example (rides on it: no round trip)."""
+        self.new_example = True
 
     def printed(self) -> str:
         """What student code printed during this test, if its worker is still there."""
@@ -177,8 +185,11 @@ class Session:
     def _send(self, op: str, args: dict, what: str) -> Any:
         blobs: list[bytes] = []
         payload = protocol.encode(args, blobs, self._ref_of)
+        message = {"op": op, "args": payload}
+        if self.new_example:
+            message["clear_printed"], self.new_example = True, False
         try:
-            reply, rblobs = self.channel.request({"op": op, "args": payload}, blobs, self.timeout)
+            reply, rblobs = self.channel.request(message, blobs, self.timeout)
         except ChannelLost as exc:
             self.channel = None
             self.modules, self.module_attrs = {}, {}

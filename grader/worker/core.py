@@ -121,6 +121,8 @@ class WorkerCore:
 
     def handle(self, message: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         out_blobs: list[bytes] = []
+        if message.get("clear_printed"):
+            PRINTED.clear()  # a new hypothesis example: keep only what it prints
         try:
             op = message.get("op")
             method = getattr(self, f"op_{op}", None)
