@@ -34,6 +34,7 @@ MAX_HEADER_BYTES = 8 * 1024 * 1024
 MAX_BLOBS = 4096
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_PATH = 16  # attribute names in one reference (student.torch.nn.functional.relu: 3)
 
 _DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64,
@@ -66,10 +67,17 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class Ref:
-    """An object that lives in the worker, named by its id there."""
+    """An object that lives in the worker, named by its id there.
+
+    A non-empty ``path`` names an attribute of that object, looked up only
+    when the worker uses the reference (``student.torch.nn.Linear`` as one
+    reference to the ``torch`` module and the path ``("nn", "Linear")``),
+    so that reaching a module's function costs the judge no request.
+    """
 
     id: int
     type: str
+    path: tuple[str, ...] = ()
 
 
 class Unencodable(TypeError):
@@ -102,6 +110,8 @@ def encode(value: Any, blobs: list[bytes], make_ref=None, _depth: int = 0) -> An
             return v
         return {"$t": "float", "v": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
     if isinstance(value, Ref):
+        if value.path:
+            return {"$t": "ref", "id": value.id, "type": value.type, "path": list(value.path)}
         return {"$t": "ref", "id": value.id, "type": value.type}
     if isinstance(value, torch.Tensor):
         return _encode_tensor(value, blobs, make_ref)
@@ -198,7 +208,10 @@ def decode(data: Any, blobs: list[bytes], resolve_ref=None, _depth: int = 0) -> 
         rid, rtype = data.get("id"), data.get("type")
         if type(rid) is not int or type(rtype) is not str:
             raise ProtocolError("bad ref")
-        ref = Ref(rid, rtype[:200])
+        path = data.get("path", [])
+        if type(path) is not list or len(path) > MAX_PATH or any(type(p) is not str or len(p) > 200 for p in path):
+            raise ProtocolError("bad ref path")
+        ref = Ref(rid, rtype[:200], tuple(path))
         return resolve_ref(ref) if resolve_ref else ref
     raise ProtocolError(f"unknown tag {tag!r}")
 

@@ -108,6 +108,11 @@ def test_objects_become_refs_when_a_ref_maker_is_given():
     assert protocol.decode(data, []) == [protocol.Ref(7, "builtins.object")]
 
 
+def test_a_reference_to_an_attribute_of_an_object_keeps_its_path():
+    ref = protocol.Ref(3, "builtins.type", ("nn", "Linear"))
+    assert protocol.decode(protocol.encode(ref, []), []) == ref
+
+
 @pytest.mark.parametrize("bad", [
     {"$t": "tensor", "dtype": "float32", "shape": [4], "blob": 0},     # 4 floats need 16 bytes
     {"$t": "tensor", "dtype": "object", "shape": [1], "blob": 0},      # unknown dtype
@@ -115,6 +120,9 @@ def test_objects_become_refs_when_a_ref_maker_is_given():
     {"$t": "pickle", "data": "gASV"},
     {"$t": "float", "v": "1e400"},
     {"$t": "dict", "items": [[[1], 2]]},                               # unhashable key
+    {"$t": "ref", "id": 1, "type": "t", "path": "nn"},                 # a path is a list
+    {"$t": "ref", "id": 1, "type": "t", "path": [1]},                  # of names
+    {"$t": "ref", "id": 1, "type": "t", "path": ["a"] * 17},           # and not endless
 ])
 def test_malformed_values_are_rejected(bad):
     with pytest.raises(protocol.ProtocolError):

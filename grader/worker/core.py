@@ -124,6 +124,9 @@ class WorkerCore:
         if message.get("clear_printed"):
             PRINTED.clear()  # a new hypothesis example: keep only what it prints
         try:
+            reset = message.get("reset")
+            if reset is not None:  # a new test's first request: start it first
+                self.op_reset(**reset)
             op = message.get("op")
             method = getattr(self, f"op_{op}", None)
             if method is None:
@@ -146,9 +149,14 @@ class WorkerCore:
 
     def _lookup(self, ref: Ref) -> Any:
         try:
-            return self.objects[ref.id]
+            obj = self.objects[ref.id]
         except KeyError:
             raise protocol.ProtocolError(f"unknown object #{ref.id} (it was released)") from None
+        if ref.path:
+            with self._guarded():  # a module's __getattr__ is student code too
+                for name in ref.path:
+                    obj = getattr(obj, name)
+        return obj
 
     def _describe_error(self, exc: BaseException) -> dict:
         def safe(f, default=""):
