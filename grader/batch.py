@@ -31,6 +31,7 @@ from pathlib import Path
 
 from . import reportio
 from .assignment import Assignment
+from .judges import JudgeTemplate
 from .progress import Progress
 from .reporters import csv_report, gradescope, junit
 from .results import SubmissionResult, error_result, from_judge_report
@@ -92,84 +93,6 @@ class ResumeStore:
     def put(self, sub: Submission, result: SubmissionResult) -> None:
         reportio.write_json_atomic(self.folder / f"{sub.slug}.json",
                                    {"key": self.key(sub), "result": result.to_json()})
-
-
-class _Gate:
-    """Holds a judge forked ahead of its turn between collecting and testing.
-
-    Why: setting pytest up and collecting the suites is a fixed ~0.2 s per
-    judge (with the fork itself).  While the judges on every slot grade, the
-    next one is forked and does that part on whatever CPU is spare (at -j 1,
-    the second one), then waits here until the parent hands it a slot:
-    ``go <cpu>`` (or ``go -`` unpinned).  It grades nobody before that, and
-    exits if the parent closes the gate instead (the run is over).
-
-    The gate is one end of a socket pair; the judge says ``done`` on it once
-    its report is written, so that its slot goes to the next judge while
-    this process is still being torn down (tens of ms for a torch-sized one).
-    """
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def pytest_collection_finish(self, session) -> None:
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(self.fd, 64)
-            if not chunk:
-                os._exit(JUDGE_NEVER_STARTED)
-            line += chunk
-        cpu = line.split()[1:2]
-        if cpu and cpu[0] != b"-":
-            pin_to_cpu(int(cpu[0]))
-            option = session.config.option
-            if getattr(option, "grader_worker_limits", None):
-                limits = json.loads(option.grader_worker_limits)
-                limits["cpu"] = int(cpu[0])  # its workers run beside it
-                option.grader_worker_limits = json.dumps(limits)
-
-
-# A judge whose gate closed before its turn (the run ended first).
-JUDGE_NEVER_STARTED = 96
-
-
-def _judge_child(assignment: Assignment, prepared: Path, report: Path, log: Path,
-                 zygote, opts: BatchOptions, files: list[str] | None, gate: int) -> None:
-    """Runs in the forked judge; never returns."""
-    code = 97
-    cpus = os.sched_getaffinity(0)  # the gate pins it to one of these
-    try:
-        os.setpgid(0, 0)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = sys.stdout
-        import pytest
-        import torch
-
-        torch.set_num_threads(1)
-        args = [*assignment.pytest_args(files), "--grader-submission", str(prepared),
-                "--grader-report", str(report), "--grader-isolation", opts.isolation,
-                "--grader-timeout", str(opts.call_timeout)]
-        if zygote is not None:
-            args += ["--grader-zygote", zygote.socket_path, "--grader-worker-limits", json.dumps(zygote.limits)]
-        code = int(pytest.main(args, plugins=[_Gate(gate)]))
-        sys.stdout.flush()
-    except BaseException:  # noqa: BLE001
-        code = 98
-    finally:
-        try:
-            os.write(gate, b"done\n")
-            # The teardown of this process need not hold the CPU its
-            # successor now grades on.
-            os.sched_setaffinity(0, cpus)
-        except OSError:
-            pass
-        os._exit(code)
 
 
 def warm_up_wanted(setting: bool | None, pending: int, jobs: int) -> bool:
@@ -308,11 +231,6 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 print(f"grader: warning: {problem}; grading goes on. See which tests with:\n"
                       f"  python -m pytest {assignment.suites} --grader-submission "
                       f"{assignment.root / 'solutions'} --grader-isolation inline", file=sys.stderr)
-        # Everything imported so far lives as long as the parent: keep it out of
-        # the collector's way in every judge forked from here (and keep its pages
-        # shared, since a collection writes to every object it visits).
-        gc.collect()
-        gc.freeze()
         exercises = assignment.exercises
         max_cpu = assignment.max_by_exercise(gpu=False)
 
@@ -323,8 +241,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         for sub in subs:
             if sub.slug in results:
                 progress.advance(results[sub.slug], cached=True)
-        if zygote is not None:
-            zygote.wait_ready()
+        template = JudgeTemplate(assignment, opts.isolation, opts.call_timeout, zygote,
+                                 placeholder=scratch / "subs" / ".template")
         running: dict[int, _Running] = {}
         slots = cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0)))
         free = list(range(len(slots)))
@@ -361,7 +279,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                     ours.close()
                     for other in running.values():  # the other judges' gates and pidfds
                         other.close()
-                    _judge_child(assignment, prepared, report, log, zygote, opts, files, theirs.detach())
+                    template.judge(prepared, report, log, theirs.detach(), files)
                 theirs.close()
                 ours.setblocking(False)
                 return _Running(sub, pid, report, log, ours.detach())
@@ -372,7 +290,26 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             job.go(slot, slots[slot])
             running[job.pid] = job
 
-        try:
+        def grade_all() -> None:
+            """Runs inside the template session: judges fork from here."""
+            nonlocal standby
+            # Everything made so far lives as long as the parent: keep it out
+            # of the collector's way in every judge forked from here (and keep
+            # its pages shared, since a collection writes to every object it visits).
+            gc.collect()
+            gc.freeze()
+            if zygote is not None:
+                zygote.wait_ready()
+            try:
+                grade_queue()
+            finally:
+                for job in [*running.values(), *([standby] if standby is not None else [])]:
+                    _discard(job)
+                for job in exiting:
+                    job.wait()
+
+        def grade_queue() -> None:
+            nonlocal standby
             while queue or running or standby is not None:
                 # Fill the free slots (the standby first), then fork the next
                 # judge, to set itself up while these grade.
@@ -407,11 +344,9 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 elapsed = time.monotonic() - min(j.started for j in parts)
                 result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
                 _finish(job.sub, result, out, store, results, progress, flush_csv)
-        finally:
-            for job in [*running.values(), *([standby] if standby is not None else [])]:
-                _discard(job)
-            for job in exiting:
-                job.wait()
+
+        if queue:
+            template.run(grade_all)
     finally:
         if progress is not None:
             progress.close()

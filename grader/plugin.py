@@ -191,10 +191,14 @@ class GradingPlugin:
         if root not in sys.path:
             sys.path.insert(0, root)
         _hypothesis_profile()
+        self.target(config.getoption("--grader-submission"))
+
+    def target(self, raw: str) -> None:
+        """Judge ``raw``: called at configuration, and again by each judge
+        forked from `grader run`'s template session (grader.judges)."""
         from .submissions import prepare_for_plugin
 
-        raw = config.getoption("--grader-submission")
-        if config.getoption("--grader-zygote"):
+        if self.config.getoption("--grader-zygote"):
             self.submission_dir, self.problems = prepare_for_plugin(raw)  # prepared by `grader run`
         else:
             # On our own: prepare into a scratch folder that we remove at the

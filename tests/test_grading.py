@@ -356,37 +356,46 @@ from pathlib import Path
 import torch
 torch.set_num_threads(1)
 from grader.assignment import Assignment
-from grader.batch import BatchOptions, _judge_child
+from grader.judges import JudgeTemplate
 assignment = Assignment.locate(sys.argv[1])
 assignment.collect()
 sub, scratch, told = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-report = scratch / "report.json"
-ours, theirs = socket.socketpair()
-pid = os.fork()
-if pid == 0:
-    ours.close()
-    _judge_child(assignment, sub, report, scratch / "judge.log", None,
-                 BatchOptions([], scratch, isolation="inline"), None, theirs.detach())
-theirs.close()
-if told:
-    ours.sendall(told.encode() + b"\n")
-else:
-    ours.shutdown(socket.SHUT_WR)
-said = ours.recv(64).decode()
-_, status = os.waitpid(pid, 0)
-tests = json.loads(report.read_text())["tests"] if report.exists() else None
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "said": said, "tests": tests}))
+report, log = scratch / "report.json", scratch / "judge.log"
+template = JudgeTemplate(assignment, "inline", 10.0, placeholder=scratch / "template")
+ran = {}
+
+def body():
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        template.judge(sub, report, log, theirs.detach())
+    theirs.close()
+    if told:
+        ours.sendall(told.encode() + b"\n")
+    else:
+        ours.shutdown(socket.SHUT_WR)
+    said = ours.recv(64).decode()
+    _, status = os.waitpid(pid, 0)
+    ran.update({"exit": os.waitstatus_to_exitcode(status), "said": said,
+                "tests": json.loads(report.read_text())["tests"] if report.exists() else None,
+                "log": log.read_text() if log.exists() else ""})
+
+template.run(body)
+print(json.dumps(ran))
 """
 
 
 @pytest.mark.parametrize("told", ["", "go -"])
 def test_a_judge_forked_ahead_of_its_turn_grades_only_once_started(tmp_path, told):
-    """`grader run` forks the next judge while the others grade, so that it sets
-    pytest up and collects the suites on a spare CPU; it then waits at its gate.
-    Started ("go"), it grades, and says "done" once its report is written (its
-    slot goes to the next judge while this process is torn down); if the run
-    ends first (the gate closes), it exits without grading anyone."""
-    from grader.batch import JUDGE_NEVER_STARTED
+    """`grader run` sets pytest up and collects the suites once, in a template
+    session, and forks each judge from it (the next one while the others
+    grade); a judge waits at its gate.  Started ("go"), it grades its own
+    submission, with pytest's output in its log, and says "done" once its
+    report is written (its slot goes to the next judge while this process is
+    torn down); if the run ends first (the gate closes), it exits without
+    grading anyone."""
+    from grader.judges import JUDGE_NEVER_STARTED
 
     sub = write_submission(tmp_path / "ref", {"mini.py": REF, "other.py": OTHER})
     proc = subprocess.run([sys.executable, "-c", GATED_JUDGE, str(MINI), str(sub), str(tmp_path), told],
@@ -397,5 +406,6 @@ def test_a_judge_forked_ahead_of_its_turn_grades_only_once_started(tmp_path, tol
         statuses = {t["name"]: t["status"] for t in ran["tests"]}
         assert ran["exit"] == 0 and ran["said"] == "done\n" and statuses["add(2, 3) is 5"] == "passed", ran
         assert set(statuses.values()) == {"passed", "skipped"}, statuses  # skipped: the GPU lane
+        assert "passed" in ran["log"] and "mini" in ran["log"], ran["log"]  # the grader's summary
     else:
-        assert ran == {"exit": JUDGE_NEVER_STARTED, "said": "", "tests": None}
+        assert ran == {"exit": JUDGE_NEVER_STARTED, "said": "", "tests": None, "log": ""}
