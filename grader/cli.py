@@ -1,7 +1,8 @@
 """The ``grader`` command.
 
 Exit codes: 0 grading completed (whatever the scores), 2 usage error,
-3 the assignment itself is broken (a suite does not load), 1 anything else.
+3 the assignment itself is broken (a suite does not load), 130 interrupted
+(Ctrl-C; what was graded is kept), 1 anything else.
 """
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except AssignmentError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        # Each finished submission's results and grades.csv row are on disk already.
+        print(f"\ngrader: interrupted. What was graded is kept in {args.out}; run the same "
+              "command again to grade the rest (finished submissions are not graded again).",
+              file=sys.stderr)
+        return 130
     print()
     print(_table(outcome))
     print()

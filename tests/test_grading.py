@@ -193,19 +193,33 @@ def test_one_submission_split_among_judges_gets_the_same_results(tmp_path, name)
     assert {t["name"].split(": ")[0] for t in r2["tests"]} == {"mini", "other"}
 
 
+def _grade_in_background(subs, out, **popen) -> subprocess.Popen:
+    """`grader run` at -j 1 in a process group of its own, with a sleeper last to keep it busy."""
+    return subprocess.Popen([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
+                             "--assignment", str(MINI), "-j", "1", "--timeout", "30"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True, **popen)
+
+
+def _wait_for_rows(out, rows: int) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if (out / "grades.csv").exists() and len(read_grades(out)) >= rows:
+            return
+        time.sleep(0.2)
+
+
+def _assert_no_fork_server_left() -> None:
+    time.sleep(1)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "grader.worker.zygote" not in ps
+
+
 def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(4)]
     subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
-                             "--assignment", str(MINI), "-j", "1", "--timeout", "30"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if (out / "grades.csv").exists() and len((out / "grades.csv").read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.2)
+    proc = _grade_in_background(subs, out, stderr=subprocess.STDOUT)
+    _wait_for_rows(out, 2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = set(read_grades(out))
@@ -214,9 +228,24 @@ def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     assert again.returncode == 0
     assert set(read_grades(out)) == {f"s{i}" for i in range(4)} | {"slow"}
     assert again.stdout.count("unchanged, kept") >= len(done_before)
-    time.sleep(1)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "grader.worker.zygote" not in ps
+    _assert_no_fork_server_left()
+
+
+def test_ctrl_c_stops_the_run_keeps_what_was_graded_and_says_how_to_go_on(tmp_path):
+    subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(3)]
+    subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))
+    out = tmp_path / "out"
+    # As from a terminal: a background job (CI's, a shell's `&`) starts with
+    # SIGINT ignored, and Python would keep it so.
+    proc = _grade_in_background(subs, out, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_for_rows(out, 3)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run the same command again" in err and "Traceback" not in err, err
+    assert set(read_grades(out)) == {"s0", "s1", "s2"}
+    _assert_no_fork_server_left()
 
 
 def test_a_failing_property_test_shows_what_its_failing_input_printed(mini_grade, tmp_path):
