@@ -36,7 +36,6 @@ from .progress import Progress
 from .reporters import csv_report, gradescope, junit
 from .results import SubmissionResult, error_result, from_judge_report
 from .submissions import Submission, content_key, discover, prepare
-from .worker.limits import pin_to_cpu
 
 
 @dataclass
