@@ -82,14 +82,18 @@ def threads(n=None):
 """
     session, student, ops = counted_session(write_submission(tmp_path / "sub", {"mod.py": source}))
     draws = []
-    for test in range(3):
-        session.begin_test(7, [], None)  # the same seed each time
-        draws.append(student.mod.draw())
-        assert student.mod.threads() == 1  # whatever the last test left
-        student.mod.threads(2)
+    try:
+        for test in range(3):
+            session.begin_test(7, [], None)  # the same seed each time
+            draws.append(student.mod.draw())
+            assert student.mod.threads() == 1  # whatever the last test left
+            student.mod.threads(2)
+    finally:
+        # Inline, the worker is this process: a failure here must not leave
+        # it with two threads, which would hang the later tests' forks.
+        torch.set_num_threads(1)
     assert all(torch.equal(d, draws[0]) for d in draws)
     assert "reset" not in ops
-    torch.set_num_threads(1)  # inline: the worker is this process
 
 
 def test_plain_values_and_attributes_of_objects_are_always_fetched(tmp_path):
