@@ -13,16 +13,21 @@ from pathlib import Path
 
 
 def _table(outcome) -> str:
+    """The summary; names and reasons come from students, so their control
+    characters are shown escaped, never sent to the terminal."""
+    from .safetext import for_terminal
+
     exercises = outcome.exercises
-    name_w = max([10] + [len(r.name) for r in outcome.results])
+    names = [for_terminal(r.name) for r in outcome.results]
+    name_w = max([10] + [len(n) for n in names])
     head = f"{'submission':<{name_w}}  {'score':>9}  " + "  ".join(f"{e:>10}" for e in exercises)
     lines = [head, "-" * len(head)]
-    for r in outcome.results:
+    for r, name in zip(outcome.results, names):
         scores = r.exercise_scores()
         cells = "  ".join(f"{scores.get(e, (0, 0))[0]:>6g}/{scores.get(e, (0, 0))[1]:<3g}" for e in exercises)
-        lines.append(f"{r.name:<{name_w}}  {r.score:>5g}/{r.max_score:<3g}  {cells}")
+        lines.append(f"{name:<{name_w}}  {r.score:>5g}/{r.max_score:<3g}  {cells}")
         if r.error:
-            lines.append(f"{'':<{name_w}}  ! {r.error.splitlines()[0][:150]}")
+            lines.append(f"{'':<{name_w}}  ! {for_terminal(r.error.splitlines()[0][:150])}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 from .results import SubmissionResult
+from .safetext import for_terminal
 
 
 class Progress:
@@ -46,11 +47,14 @@ class Progress:
     def advance(self, r: SubmissionResult, cached: bool = False) -> None:
         self.done += 1
         note = " (unchanged, kept)" if cached else f" ({r.execution_time:.1f} s)"
-        line = f"[{self.done}/{self.total}] {r.name}: {r.score:g}/{r.max_score:g}{note}"
+        line = f"[{self.done}/{self.total}] {for_terminal(r.name)}: {r.score:g}/{r.max_score:g}{note}"
         if r.error:
-            line += f" — {r.error.splitlines()[0][:120]}"
+            line += f" — {for_terminal(r.error.splitlines()[0][:120])}"
         if self._bar is not None:
-            self._bar.console.print(line)
+            from rich.text import Text
+
+            # As a Text, not a str: rich would read `[bold]` or `:smile:` in a name as markup.
+            self._bar.console.print(Text(line))
             self._bar.update(self._task, completed=self.done)
             self._bar.refresh()
         else:

@@ -7,8 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .safetext import display_name
+
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8; a lone surrogate (a file name that was not
+    UTF-8, or one a student printed) is written as U+FFFD, since no UTF-8
+    file can hold it and a report must never fail to be written."""
+    text = display_name(text)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import notebooks
+from .safetext import display_name
 
 MANIFEST = "grader-manifest.json"
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -29,11 +30,14 @@ MAX_FILES = 200
 MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_TOTAL = 100 * 1024 * 1024
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What `grader run` writes in its out folder beside one folder per submission.
+RESERVED_NAMES = frozenset({"grades.csv", "tests.csv", "junit.xml", ".grader-state"})
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One thing handed in: its display name, where it is, a safe folder name."""
+    """One thing handed in: its display name (valid Unicode, whatever the
+    file system held), where it is, a safe folder name."""
 
     name: str
     source: Path
@@ -49,25 +53,35 @@ def submission_name(path: Path) -> str:
 
 
 def slugify(name: str) -> str:
-    """A folder name that is safe on every file system and never ``..``."""
+    """A folder name that is safe on every file system and never ``..``, nor
+    a name the grader writes beside the results folders (``grades.csv``).
+
+    A name kept as is must be plain ASCII; any other gets a digest of its
+    bytes, so names that differ only in what was dropped stay apart.
+    """
     norm = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", norm).strip("._-") or "submission"
     digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
-    return slug[:80] if slug == name else f"{slug[:80]}-{digest}"
+    kept = slug == name and len(slug) <= 80 and slug.lower() not in RESERVED_NAMES
+    return slug if kept else f"{slug[:80]}-{digest}"
 
 
 def discover(paths: list[str]) -> list[Submission]:
-    """One :class:`Submission` per argument, with unique slugs, in order."""
+    """One :class:`Submission` per argument, with unique slugs, in order.
+
+    Slugs are compared without case, so that results folders stay apart
+    on case-insensitive file systems too.
+    """
     subs, seen = [], set()
     for raw in paths:
         path = Path(raw)
         name = submission_name(path.resolve() if raw in (".", "..") else path) or raw
         slug = slugify(name)
         base, n = slug, 2
-        while slug in seen:
+        while slug.lower() in seen:
             slug, n = f"{base}-{n}", n + 1
-        seen.add(slug)
-        subs.append(Submission(name, path, slug))
+        seen.add(slug.lower())
+        subs.append(Submission(display_name(name), path, slug))
     return subs
 
 
@@ -114,6 +128,8 @@ def prepare(source: Path, dest: Path) -> dict[str, str]:
                              "hand in one of those")
     except Exception as exc:  # noqa: BLE001 - never lose the row
         problems["*"] = f"the submission could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+    # Reasons quote file names, which need not be UTF-8.
+    problems = {module: display_name(why) for module, why in problems.items()}
     (dest / MANIFEST).write_text(json.dumps({"problems": problems}, indent=1))
     return problems
 

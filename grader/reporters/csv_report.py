@@ -8,19 +8,32 @@ from pathlib import Path
 from ..reportio import write_text_atomic
 from ..results import SubmissionResult
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def spreadsheet_safe(cell: str) -> str:
+    """The cell as text: one a spreadsheet would run as a formula (a student
+    can name a folder ``=HYPERLINK(...)``) gets a leading ``'``, as OWASP
+    recommends against CSV injection."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def render(results: list[SubmissionResult], exercises: list[str]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["submission", "score", "max_score", *exercises])
+    plain = csv.writer(buf, lineterminator="\n")
+    # csv quotes a field holding the line terminator's characters only: a
+    # bare CR in a name would break the row for readers that end lines at CR.
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(["submission", "score", "max_score", *exercises])
     for r in results:
         scores = r.exercise_scores()
-        w.writerow([r.name, _num(r.score), _num(r.max_score),
-                    *(_num(scores.get(ex, (0.0, 0.0))[0]) for ex in exercises)])
+        (quoted if "\r" in r.name else plain).writerow(
+            [spreadsheet_safe(r.name), _num(r.score), _num(r.max_score),
+             *(_num(scores.get(ex, (0.0, 0.0))[0]) for ex in exercises)])
     return buf.getvalue()
 
 

@@ -1,4 +1,9 @@
-"""JUnit XML, for CI systems that show test results from it."""
+"""JUnit XML, for CI systems that show test results from it.
+
+Every text in it (a submission's name, a student's printed output) passes
+through :func:`grader.safetext.for_xml`: a control character in a folder
+name would otherwise make the whole file unreadable to an XML parser.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +11,14 @@ from xml.etree import ElementTree as ET
 
 from ..reportio import write_text_atomic
 from ..results import SubmissionResult
+from ..safetext import for_xml
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, {k: for_xml(v) for k, v in attrs.items()})
+    if text is not None:
+        node.text = for_xml(text)
+    return node
 
 
 def render(results: list[SubmissionResult]) -> str:
@@ -14,20 +27,20 @@ def render(results: list[SubmissionResult]) -> str:
         failures = sum(1 for t in r.tests if t.status == "failed")
         errors = sum(1 for t in r.tests if t.status == "error") + (1 if r.error else 0)
         skipped = sum(1 for t in r.tests if t.status == "skipped")
-        suite = ET.SubElement(suites, "testsuite", name=r.name, tests=str(len(r.tests) + (1 if r.error else 0)),
-                              failures=str(failures), errors=str(errors), skipped=str(skipped),
-                              time=f"{r.execution_time:.3f}")
+        suite = _element(suites, "testsuite", name=r.name, tests=str(len(r.tests) + (1 if r.error else 0)),
+                         failures=str(failures), errors=str(errors), skipped=str(skipped),
+                         time=f"{r.execution_time:.3f}")
         if r.error:
-            case = ET.SubElement(suite, "testcase", classname=r.name, name="grading")
-            ET.SubElement(case, "error", message=r.error[:500]).text = r.error
+            case = _element(suite, "testcase", classname=r.name, name="grading")
+            _element(case, "error", r.error, message=r.error[:500])
         for t in r.tests:
-            case = ET.SubElement(suite, "testcase", classname=f"{r.name}.{t.exercise}", name=t.name)
+            case = _element(suite, "testcase", classname=f"{r.name}.{t.exercise}", name=t.name)
             if t.status in ("failed", "error"):
                 text = "This hidden test failed." if t.visibility == "hidden" else t.output
-                ET.SubElement(case, "failure" if t.status == "failed" else "error",
-                              message=text.split("\n", 1)[0][:500]).text = text
+                _element(case, "failure" if t.status == "failed" else "error", text,
+                         message=text.split("\n", 1)[0][:500])
             elif t.status == "skipped":
-                ET.SubElement(case, "skipped", message=t.output[:500])
+                _element(case, "skipped", message=t.output[:500])
     return ET.tostring(suites, encoding="unicode") + "\n"
 
 
