@@ -26,7 +26,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import reportio
@@ -60,6 +60,13 @@ class BatchOptions:
 WARM_UP_MIN_PER_JOB = 24
 
 
+# A submission whose judge failed for the grader's own reasons (its fork
+# server died, a worker could not be started) is graded again, up to this
+# many times in all; the fork server is restarted at most this often per run.
+MAX_ATTEMPTS = 3
+MAX_RESTARTS = 3
+
+
 @dataclass
 class BatchOutcome:
     results: list[SubmissionResult]
@@ -67,6 +74,13 @@ class BatchOutcome:
     gpu_lane: bool
     protections: list[str]
     elapsed: float
+    # (submission name, why) for each submission the grader failed to grade:
+    # its row says so, and no resume record is kept for it.
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+class JudgeFailed(Exception):
+    """A judge ended without a report its submission caused: the grader's failure."""
 
 
 class ResumeStore:
@@ -121,8 +135,9 @@ def cpu_slots(jobs: int, cpus: list[int]) -> list[int | None]:
 class _Running:
     """A forked judge: waiting at its gate (a standby), then grading on a slot."""
 
-    def __init__(self, sub: Submission, pid: int, report: Path, log: Path, gate: int):
-        self.sub, self.pid, self.report, self.log, self.gate = sub, pid, report, log, gate
+    def __init__(self, item: tuple, pid: int, report: Path, log: Path, gate: int):
+        self.item = item  # (submission, shard number, its suite files): what it grades
+        self.sub, self.pid, self.report, self.log, self.gate = item[0], pid, report, log, gate
         self.slot = 0
         self.started = time.monotonic()
         self.timed_out = False
@@ -183,7 +198,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     stream = stream or sys.stdout
     t0 = time.monotonic()
     from . import sandbox
-    from .forkserver import make_scratch, remove_scratch
+    from .forkserver import Scratch, ZygoteLost
 
     assignment = Assignment.locate(opts.assignment)
     subs = discover(opts.submissions)
@@ -200,10 +215,10 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         else:
             pending.append(sub)
 
-    scratch = Path(make_scratch())
+    scratch = Scratch.create()
     # torch's compiler caches (created by importing torch._dynamo) go to the
-    # scratch folder too, in this process and in the fork server.
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch / "torchinductor")
+    # scratch folder too.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch.work / "torchinductor")
     home = os.getcwd()
     protections: list[str] = []
     zygote = None
@@ -212,12 +227,12 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         # The fork server loads torch in its own interpreter while this one
         # does the same below: on a cold start the two imports overlap.
         if opts.isolation == "process" and pending:
-            zygote, protections = sandbox.launch_zygote(str(scratch))
+            zygote, protections = sandbox.launch_zygote(scratch)
         elif opts.isolation == "inline":
             protections = ["none: student code runs inside the judge (--isolation inline)"]
         # Everything below runs in the scratch folder: whatever pytest, its
         # plugins or hypothesis leave in the current folder is removed with it.
-        os.chdir(scratch)
+        os.chdir(scratch.root)
         import torch
 
         torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
@@ -241,7 +256,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             if sub.slug in results:
                 progress.advance(results[sub.slug], cached=True)
         template = JudgeTemplate(assignment, opts.isolation, opts.call_timeout, zygote,
-                                 placeholder=scratch / "subs" / ".template")
+                                 placeholder=scratch.subs / ".template")
         running: dict[int, _Running] = {}
         slots = cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0)))
         free = list(range(len(slots)))
@@ -252,6 +267,9 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         finished: dict[str, list[_Running]] = {}
         standby: _Running | None = None
         exiting: list[_Running] = []  # done, not yet reaped
+        attempts: dict[str, int] = {}
+        restarts = 0
+        failures: list[tuple[str, str]] = []
 
         def fork_next() -> _Running | None:
             """Prepare the next queued submission and fork its judge, held at
@@ -259,8 +277,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             nonlocal queue
             while queue:
                 sub, part, files = queue.pop(0)
-                prepared = scratch / "subs" / sub.slug
-                if part == 0:
+                prepared = scratch.subs / sub.slug
+                if part == 0 and not prepared.exists():
                     try:
                         prepare(sub.source, prepared)
                     except Exception as exc:  # noqa: BLE001 - never lose the row
@@ -270,7 +288,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                                 out, store, results, progress, flush_csv)
                         continue
                 stem = sub.slug if files is None else f"{sub.slug}.part{part}"
-                report, log = scratch / f"{stem}.report.json", scratch / f"{stem}.log"
+                report, log = scratch.judges / f"{stem}.report.json", scratch.judges / f"{stem}.log"
+                report.unlink(missing_ok=True)  # an earlier attempt's
                 sys.stdout.flush()
                 ours, theirs = socket.socketpair()
                 pid = os.fork()
@@ -281,7 +300,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                     template.judge(prepared, report, log, theirs.detach(), files)
                 theirs.close()
                 ours.setblocking(False)
-                return _Running(sub, pid, report, log, ours.detach())
+                return _Running((sub, part, files), pid, report, log, ours.detach())
             return None
 
         def start(job: _Running) -> None:
@@ -298,7 +317,10 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             gc.collect()
             gc.freeze()
             if zygote is not None:
-                zygote.wait_ready()
+                try:
+                    zygote.wait_ready()
+                except ZygoteLost:
+                    pass  # each judge finds it gone; the failure path restarts it
             try:
                 grade_queue()
             finally:
@@ -338,11 +360,42 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 parts.append(job)
                 if len(parts) < len(shards):
                     continue
+                del finished[job.sub.slug]
                 if zygote is not None:
                     zygote.kill_tag(job.sub.slug)  # whatever its judges left running
                 elapsed = time.monotonic() - min(j.started for j in parts)
-                result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
+                try:
+                    result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
+                except JudgeFailed as exc:
+                    regrade(job.sub, str(exc), elapsed)
+                    continue
                 _finish(job.sub, result, out, store, results, progress, flush_csv)
+
+        def regrade(sub: Submission, why: str, elapsed: float) -> None:
+            """The grader failed this submission: restart the fork server if
+            it is gone, and grade the submission again; past MAX_ATTEMPTS,
+            its row says so and nothing is kept for resuming."""
+            nonlocal standby, restarts
+            if zygote is not None and not zygote.alive() and restarts < MAX_RESTARTS:
+                restarts += 1
+                print(f"grader: the worker fork server stopped ({why}); restarting it", file=sys.stderr)
+                try:
+                    zygote.restart()
+                except ZygoteLost as exc:
+                    print(f"grader: {exc}", file=sys.stderr)
+                if standby is not None:  # forked with the old server: fork it again
+                    queue.insert(0, standby.item)
+                    _discard(standby)
+                    standby = None
+            attempts[sub.slug] = attempts.get(sub.slug, 1) + 1
+            if attempts[sub.slug] <= MAX_ATTEMPTS:
+                queue[:0] = [(sub, i, files) for i, files in enumerate(shards)]
+                return
+            failures.append((sub.name, why))
+            message = (f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
+                       "This is not your fault: your instructor will grade it again.")
+            _finish(sub, error_result(sub.name, sub.slug, exercises, message, max_cpu, elapsed),
+                    out, None, results, progress, flush_csv)
 
         if queue:
             template.run(grade_all)
@@ -352,14 +405,14 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         if zygote is not None:
             zygote.stop()
         os.chdir(home)
-        remove_scratch(str(scratch))
+        scratch.remove()
 
     ordered = [results[s.slug] for s in subs]
     flush_csv()
     if opts.junit:
         junit.write(out / "junit.xml", ordered)
     gpu = any(r.gpu_lane for r in ordered)
-    return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0)
+    return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0, failures)
 
 
 def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> int | None:
@@ -436,22 +489,27 @@ def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
 
 
 def _read_report(job: _Running, opts: BatchOptions) -> dict | str:
-    """A judge's report, or why there is none."""
+    """A judge's report, or why there is none when the submission caused
+    that (it ran past its budget); raises :class:`JudgeFailed` when the
+    grader did (judges never run student code, so a judge that ended
+    without a report, or said the grader failed, is the grader's fault)."""
     if job.timed_out:
         return f"grading took longer than {opts.submission_timeout:g} s and was stopped"
     try:
         report = json.loads(job.report.read_text())
         if type(report) is not dict:
             raise ValueError("not an object")
-        return report
     except (OSError, ValueError):
         code = os.waitstatus_to_exitcode(job.wait())
         tail = ""
         try:
-            tail = job.log.read_text(errors="replace")[-1500:]
+            tail = job.log.read_text(errors="replace")[-300:].strip()
         except OSError:
             pass
-        return f"the grader could not finish this submission (judge exit {code}). {tail}".strip()
+        raise JudgeFailed(f"its judge ended without a report, exit {code}{': ' + tail if tail else ''}") from None
+    if report.get("grader_failure"):
+        raise JudgeFailed(str(report["grader_failure"])[:300])
+    return report
 
 
 def _collect(parts: list[_Running], exercises: list[str], max_cpu: dict[str, float],
@@ -480,9 +538,12 @@ def _collect(parts: list[_Running], exercises: list[str], max_cpu: dict[str, flo
 
 
 def _finish(sub, result, out, store, results, progress, flush_csv) -> None:
+    """Write a submission's results; ``store`` None: not kept for resuming
+    (the grader failed it, so the next run grades it again)."""
     folder = out / sub.slug
     gradescope.write(folder / "results.json", result)
-    store.put(sub, result)
+    if store is not None:
+        store.put(sub, result)
     results[sub.slug] = result
     flush_csv()
     progress.advance(result)

@@ -39,22 +39,37 @@ class InlineChannel:
         reply, out = self.core.handle(*protocol.unpack(protocol.pack(message, blobs)))
         return protocol.unpack(protocol.pack(reply, out))
 
+    def host_alive(self) -> bool:
+        return True
+
     def close(self) -> None:
         self.core.unload()
 
 
 class ProcessChannel:
-    """A worker forked from the zygote, talking over a socket pair."""
+    """A worker forked from the zygote, talking over a socket pair.
 
-    def __init__(self, zygote: Zygote, submission_dir: str, limits: dict | None = None):
+    Starting one raises :class:`grader.forkserver.ZygoteLost` when the fork server cannot
+    start it: the grader's failure, not the student's.
+    """
+
+    def __init__(self, zygote: Zygote, submission_dir: str, cpu: int | None = None):
         self.zygote = zygote
         ours, theirs = socket.socketpair()
         try:
-            self.pid = zygote.spawn(theirs.fileno(), submission_dir, limits or {},
-                                    os.path.basename(submission_dir.rstrip("/")))
+            self.pid = zygote.spawn(theirs.fileno(), submission_dir,
+                                    os.path.basename(submission_dir.rstrip("/")), cpu)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self.sock = ours
+
+    def host_alive(self) -> bool:
+        """Whether the fork server still answers: a worker lost with it was
+        not lost by the student's code."""
+        return self.zygote.ping()
 
     def request(self, message: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]:
         try:

@@ -1,8 +1,11 @@
 """The ``grader`` command.
 
 Exit codes: 0 grading completed (whatever the scores), 2 usage error,
-3 the assignment itself is broken (a suite does not load), 130 interrupted
-(Ctrl-C; what was graded is kept), 1 anything else.
+3 the assignment itself is broken (a suite does not load), 5 the grader's
+own machinery failed some submissions even after grading them again (their
+rows say so, none is kept for resuming: running the same command again
+grades them), 130 interrupted (Ctrl-C; what was graded is kept), 1 anything
+else.
 """
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+
+GRADER_FAILED = 5
 
 
 def _table(outcome) -> str:
@@ -60,6 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("GPU lane: " + ("ran" if outcome.gpu_lane else
                           "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only"))
     print(f"wrote {Path(args.out) / 'grades.csv'} and {Path(args.out)}/<submission>/results.json")
+    if outcome.failures:
+        print(f"grader: {len(outcome.failures)} submission(s) NOT graded: the grader itself failed "
+              "(not the students' code); run the same command again to grade them:", file=sys.stderr)
+        for name, why in outcome.failures:
+            print(f"  {name}: {why}", file=sys.stderr)
+        return GRADER_FAILED
     return 0
 
 

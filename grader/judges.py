@@ -16,7 +16,6 @@ parent or the next judge: they share pages, never writes.
 from __future__ import annotations
 
 import faulthandler
-import json
 import os
 import signal
 import sys
@@ -56,12 +55,8 @@ class JudgeTemplate:
     # ------------------------------------------------------------------ the parent
 
     def args(self, submission: str) -> list[str]:
-        args = [*self.assignment.pytest_args(), "--grader-submission", submission,
+        return [*self.assignment.pytest_args(), "--grader-submission", submission, "--grader-prepared",
                 "--grader-isolation", self.isolation, "--grader-timeout", str(self.call_timeout)]
-        if self.zygote is not None:
-            args += ["--grader-zygote", self.zygote.socket_path,
-                     "--grader-worker-limits", json.dumps(self.zygote.limits)]
-        return args
 
     def run(self, body: Callable[[], None]) -> None:
         """Set pytest up and collect, then call ``body`` where the tests would
@@ -162,13 +157,11 @@ class JudgeTemplate:
         option = config.option
         if cpu is not None:
             pin_to_cpu(cpu)
-            if getattr(option, "grader_worker_limits", None):
-                limits = json.loads(option.grader_worker_limits)
-                limits["cpu"] = cpu  # its workers run beside it
-                option.grader_worker_limits = json.dumps(limits)
         option.grader_submission, option.grader_report = str(prepared), str(report)
         plugin = config.pluginmanager.get_plugin("grader-judge")
         plugin.target(str(prepared))
+        if self.zygote is not None:
+            plugin.use_zygote(self.zygote, cpu)  # its workers run beside it
         if files is not None:
             wanted = {str(Path(f).resolve()) for f in files}
             session.items = [item for item in session.items if str(item.path) in wanted]

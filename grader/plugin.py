@@ -15,7 +15,6 @@ Markers a suite uses:
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from . import reportio
-from .remote import Session, SettledFailure, Student, _current
+from .remote import GraderFailure, Session, SettledFailure, Student, _current
 from .seeding import seed_all
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -48,8 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-isolation", choices=("process", "inline"), default="process",
                     help="process (default): student code runs in a sandboxed worker; "
                          "inline: in this process, for trusted code only")
-    group.addoption("--grader-zygote", help="socket of a running worker fork server")
-    group.addoption("--grader-worker-limits", help="JSON limits for workers of that fork server")
+    group.addoption("--grader-prepared", action="store_true",
+                    help="the submission was prepared by `grader run`, whose judges bring their fork server")
     group.addoption("--grader-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
                     help="seconds each call into student code may take (default 10)")
 
@@ -157,6 +156,13 @@ def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
     return status, text
 
 
+def _grader_failure(excinfo: pytest.ExceptionInfo | None) -> str | None:
+    exc = excinfo.value if excinfo is not None else None
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) if isinstance(exc, GraderFailure) else None
+
+
 class StudentReports:
     """Failed tests' reports carry the student's message instead of pytest's traceback.
 
@@ -186,7 +192,11 @@ class GradingPlugin:
         self.collect_errors: list[str] = []
         self.session: Session | None = None
         self.zygote = None
+        self.cpu: int | None = None
         self.scratch = None
+        # Why this judge could not finish, when the grader's machinery (not
+        # the student's code) failed; `grader run` then grades it again.
+        self.grader_failure: str | None = None
         root = str(config.rootpath)
         if root not in sys.path:
             sys.path.insert(0, root)
@@ -198,16 +208,20 @@ class GradingPlugin:
         forked from `grader run`'s template session (grader.judges)."""
         from .submissions import prepare_for_plugin
 
-        if self.config.getoption("--grader-zygote"):
+        if self.config.getoption("--grader-prepared"):
             self.submission_dir, self.problems = prepare_for_plugin(raw)  # prepared by `grader run`
         else:
             # On our own: prepare into a scratch folder that we remove at the
             # end (and that our sandbox can see).
-            from .forkserver import make_scratch
+            from .forkserver import Scratch
 
-            self.scratch = make_scratch()
-            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(self.scratch) / "torchinductor"))
-            self.submission_dir, self.problems = prepare_for_plugin(raw, Path(self.scratch) / "subs")
+            self.scratch = Scratch.create()
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(self.scratch.work / "torchinductor"))
+            self.submission_dir, self.problems = prepare_for_plugin(raw, self.scratch.subs)
+
+    def use_zygote(self, zygote, cpu: int | None = None) -> None:
+        """Start workers from ``zygote`` (`grader run`'s fork server), on ``cpu``."""
+        self.zygote, self.cpu = zygote, cpu
 
     # ---------------------------------------------------------------- collection
 
@@ -231,18 +245,13 @@ class GradingPlugin:
             factory = lambda: InlineChannel(sub)  # noqa: E731
         else:
             from .channels import ProcessChannel
-            from .forkserver import Zygote
 
-            sock = self.config.getoption("--grader-zygote")
-            if sock:
-                limits = json.loads(self.config.getoption("--grader-worker-limits") or "{}")
-                self.zygote = Zygote(sock, limits=limits)
-            else:
+            if self.zygote is None:
                 from .sandbox import start_zygote
 
                 self.zygote = start_zygote(self.scratch)
-            zygote, limits = self.zygote, self.zygote.limits
-            factory = lambda: ProcessChannel(zygote, sub, limits)  # noqa: E731
+            zygote, cpu = self.zygote, self.cpu
+            factory = lambda: ProcessChannel(zygote, sub, cpu)  # noqa: E731
         return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"),
                        self.problems, sub)
 
@@ -317,6 +326,10 @@ class GradingPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
+        failure = _grader_failure(call.excinfo)
+        if failure is not None:
+            self.grader_failure = self.grader_failure or failure
+            item.session.shouldstop = "the grader failed"
         nodeid = item.nodeid
         if nodeid not in self.records:
             self.order.append(nodeid)
@@ -357,9 +370,7 @@ class GradingPlugin:
         if self.scratch is not None:
             if self.zygote is not None:
                 self.zygote.stop()
-            from .forkserver import remove_scratch
-
-            remove_scratch(self.scratch)
+            self.scratch.remove()
         tests = [self.records[n] for n in self.order]
         report = {
             "tests": tests,
@@ -367,6 +378,8 @@ class GradingPlugin:
             "collect_errors": self.collect_errors,
             "gpu_available": bool(torch.cuda.is_available()),
         }
+        if self.grader_failure is not None:
+            report["grader_failure"] = self.grader_failure
         path = self.config.getoption("--grader-report")
         if path:
             reportio.write_json_atomic(Path(path), report)

@@ -15,6 +15,7 @@ import torch
 
 from . import protocol
 from .channels import ChannelLost
+from .forkserver import ZygoteLost
 from .protocol import Ref
 
 
@@ -34,6 +35,13 @@ class SettledFailure(BaseException):
 
 class WorkerLost(SettledFailure):
     """The worker hung or died: every retry would wait out another time limit."""
+
+
+class GraderFailure(SettledFailure):
+    """The grader's own machinery failed (its fork server is gone, a worker
+    could not be started): nothing the student's code did.  The judge stops
+    and says so in its report, so that `grader run` grades the submission
+    again instead of storing the failure as a score."""
 
 
 SETTLED_KINDS = ("not_implemented", "forbidden", "missing")
@@ -184,6 +192,8 @@ class Session:
                 self.channel = self.channel_factory()
             except ChannelLost as exc:
                 raise WorkerLost(f"could not start a process for your code ({exc})") from None
+            except ZygoteLost as exc:
+                raise GraderFailure(str(exc)) from None
             self.modules, self.module_attrs, self.attr_types = {}, {}, {}
             self.reset_pending = True
 
@@ -200,8 +210,11 @@ class Session:
         try:
             reply, rblobs = self.channel.request(message, blobs, self.timeout)
         except ChannelLost as exc:
+            host_alive = exc.timed_out or self.channel.host_alive()
             self.channel = None
             self.modules, self.module_attrs, self.attr_types = {}, {}, {}
+            if not host_alive:
+                raise GraderFailure(f"the worker fork server stopped during {what}") from None
             if exc.timed_out:
                 msg = (f"{what} did not finish within {self.timeout:g} seconds "
                        "(an endless loop, waiting forever, or far too slow?)")

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .forkserver import Zygote
+from .forkserver import Scratch, Zygote
 from .worker import landlock
 from .worker.limits import readable_roots
 
@@ -53,16 +53,33 @@ WORK_ROOT = "/grader-work"
 WORK_BYTES = 1 << 30
 
 
-def worker_limits(in_bwrap: bool = False) -> dict:
-    """Per-worker limits (memory overridable with GRADER_MEMORY_MIB)."""
+def worker_limits(in_bwrap: bool = False, work_root: str | None = None) -> dict:
+    """Per-worker limits (memory overridable with GRADER_MEMORY_MIB), fixed
+    for the fork server's life; ``work_root`` holds the workers' writable
+    folders where bubblewrap (and its tmpfs) is absent."""
     m = mode()
     return {
         "memory_mib": int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
         "landlock": m != "none",
         "require_landlock": m == "landlock",
         "seccomp": m != "none",
-        "work_root": WORK_ROOT if in_bwrap else None,
+        "work_root": WORK_ROOT if in_bwrap else work_root,
     }
+
+
+# What the sandbox keeps of the grader's environment: what steers the GPU
+# and finds shared libraries.  Everything else (tokens, proxies, the
+# instructor's paths) stays out of reach of student code.
+KEPT_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+
+
+def sandbox_env(cache_dir: str) -> dict[str, str]:
+    """The fork server's environment, and so every worker's (each sets its
+    own HOME and TMPDIR to its work folder)."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent",
+           "OMP_NUM_THREADS": "1", "TORCHINDUCTOR_CACHE_DIR": cache_dir}
+    env.update({k: os.environ[k] for k in KEPT_ENV if k in os.environ})
+    return env
 
 
 # torch imports these lazily, at the first backward() with an explicit
@@ -91,7 +108,10 @@ def warm_up_judge() -> None:
             pass
 
 
-def bwrap_command(scratch: str) -> list[str]:
+def bwrap_command(scratch: Scratch) -> list[str]:
+    """Only the system, Python, and the scratch folder's sandbox part, all
+    read-only: judges' reports and logs, and the workers' folders outside
+    bubblewrap, are not there."""
     cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
            "--uid", "65534", "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
            "--size", str(WORK_BYTES), "--tmpfs", WORK_ROOT]
@@ -104,7 +124,8 @@ def bwrap_command(scratch: str) -> list[str]:
             cmd += ["--ro-bind", real, path]
     for dev in sorted(Path("/dev").glob("nvidia*")):
         cmd += ["--dev-bind", str(dev), str(dev)]
-    cmd += ["--bind", scratch, scratch, "--chdir", scratch]
+    sandbox = str(scratch.sandbox)
+    cmd += ["--ro-bind", sandbox, sandbox, "--chdir", sandbox]
     return cmd
 
 
@@ -125,24 +146,25 @@ def protections(use_bwrap: bool) -> list[str]:
     return out
 
 
-def start_zygote(scratch: str) -> Zygote:
+def start_zygote(scratch: Scratch) -> Zygote:
     """Start the sandboxed fork server and wait until it serves."""
     zygote = launch_zygote(scratch)[0]
     zygote.wait_ready()
     return zygote
 
 
-def launch_zygote(scratch: str) -> tuple[Zygote, list[str]]:
+def launch_zygote(scratch: Scratch) -> tuple[Zygote, list[str]]:
     """Launch the sandboxed fork server without waiting for it (``wait_ready`` before
-    use), with the protections it will apply; the Zygote knows its workers' limits."""
+    use), with the protections it will apply."""
     m = mode()
     use_bwrap = m in ("auto", "bwrap") and bwrap_works()
     if m == "bwrap" and not use_bwrap:
         raise RuntimeError("GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
                            "install it (apt-get install bubblewrap) or run `grader doctor`")
     wrap = bwrap_command(scratch) if use_bwrap else None
-    zygote = Zygote.start(scratch, preload=preload_modules(), wrap=wrap)
-    zygote.limits = worker_limits(in_bwrap=use_bwrap)
+    cache = "/tmp/torchinductor" if use_bwrap else str(scratch.work / "torchinductor")
+    zygote = Zygote.start(scratch, worker_limits(use_bwrap, str(scratch.work)), sandbox_env(cache),
+                          preload=preload_modules(), wrap=wrap)
     prot = protections(use_bwrap)
     if m == "none":
         prot = ["rlimits and a separate process only (GRADER_SANDBOX=none): NOT isolated from this machine"]

@@ -26,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 import corpus  # noqa: E402
 
 HONEST_FILES = {"mini.py": corpus.REF, "other.py": corpus.OTHER}
+# Stands for the instructor's tokens: in the grader's environment, never in
+# a worker's (the `dumps_the_environment` attack raises it into feedback).
+SECRET = "sk-instructor-token-7f3a9c"
 
 
 class Listener:
@@ -153,7 +156,7 @@ def attacked(tmp_path_factory):
     private_tmp = base / "tmp"  # the grader's own temp space, to check it is cleaned up
     private_tmp.mkdir()
     proc = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "2", "-j", "2"],
-                      env={"TMPDIR": str(private_tmp)})
+                      env={"TMPDIR": str(private_tmp), "GRADER_TEST_SECRET": SECRET})
     listener.close()
     return {
         "proc": proc, "out": out, "listener": listener, "base": base,
@@ -239,6 +242,14 @@ def test_the_out_folder_holds_only_what_the_grader_wrote(attacked):
         if folder.is_dir() and folder.name != ".grader-state":
             assert sorted(p.name for p in folder.iterdir()) == ["results.json"]
             json.loads((folder / "results.json").read_text())
+
+
+def test_no_secret_of_the_grader_reaches_feedback(attacked):
+    out = attacked["out"]
+    assert "my environment" in json.dumps(read_results(out, "dumps_the_environment"))
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace"), path
 
 
 def test_grades_agree_with_results_json(attacked):

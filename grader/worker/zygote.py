@@ -6,9 +6,11 @@ interpreter (``python -I``), so its memory holds torch but never the
 reference solutions or the suites, and every worker forked from it inherits
 that clean memory, the sandbox it was started in, and nothing else.
 
-Requests arrive on a Unix socket, one per connection, as JSON lines; a
-``spawn`` request carries the worker's end of a socket pair as an SCM_RIGHTS
-file descriptor.
+Requests arrive on a socket inherited from the grader (see
+grader.forkserver: no path or name reaches it), one message each, carrying
+the end of a socket pair for the reply and, for ``spawn``, the worker's end
+of its channel.  Worker limits are fixed by the command line at start; a
+request chooses only the prepared submission (under ``--subs``) and the CPU.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def _serve_worker(fd: int, submission_dir: str, limit_args: dict) -> None:
     """Runs in the forked child; never returns."""
     code = 0
     try:
+        _close_all_but(fd)
+        _die_with_parent()
         os.setsid()
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -46,6 +50,34 @@ def _serve_worker(fd: int, submission_dir: str, limit_args: dict) -> None:
         code = 70
     finally:
         os._exit(code)
+
+
+def _close_all_but(keep: int) -> None:
+    """Close every inherited descriptor but 0-2 and the worker's own socket:
+    above all the control socket, which would let student code command this
+    server, and the reply sockets of requests in flight."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _die_with_parent() -> None:
+    """A worker whose fork server is gone is killed rather than orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:
+        os._exit(70)
 
 
 def _children() -> list[int]:
@@ -73,11 +105,97 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+def _refuse(why: str) -> None:
+    """Requests come only from the grader: anything else is a bug worth a line."""
+    sys.stderr.write(f"grader: the worker fork server refused a request: {why}\n")
+    sys.stderr.flush()
+
+
+def _within(path: str, root: str) -> bool:
+    real = os.path.realpath(path)
+    return real.startswith(root + os.sep) and os.path.isdir(real) and not os.path.islink(path)
+
+
+class Server:
+    """Serves the grader's requests; worker limits fixed at start."""
+
+    def __init__(self, control: socket.socket, subs: str, worker_limits: dict):
+        self.control = control
+        self.subs = os.path.realpath(subs)
+        self.limits = dict(worker_limits)
+        self.cpus = os.sched_getaffinity(0)
+        self.workers: dict[int, str] = {}  # pid -> tag (the submission it serves)
+
+    def sweep(self) -> None:
+        live = set(_children())
+        for pid in list(self.workers):
+            if pid not in live:
+                del self.workers[pid]
+                self._remove_work(pid)
+        for pid in live - set(self.workers):
+            _kill_group(pid)  # an orphan: its worker is gone
+
+    def _remove_work(self, pid: int) -> None:
+        root = self.limits.get("work_root")
+        if root:
+            shutil.rmtree(os.path.join(root, str(pid)), ignore_errors=True)
+
+    def handle(self, request: dict, fds: list[int]) -> dict:
+        """One request; ``fds`` are the descriptors that came with it after the reply's."""
+        op = request.get("op")
+        if op == "spawn" and len(fds) == 1:
+            return self.spawn(request, fds[0])
+        for fd in fds:
+            os.close(fd)
+        if fds:
+            _refuse(f"{op!r} with descriptors")
+            return {"error": "bad request"}
+        if op == "ping":
+            return {"ok": True}
+        if op == "kill" and type(request.get("pid")) is int:
+            if request["pid"] in self.workers:
+                _kill_group(request["pid"])
+            return {"ok": True}
+        if op == "kill_tag" and type(request.get("tag")) is str:
+            for pid, tag in list(self.workers.items()):
+                if tag == request["tag"]:
+                    _kill_group(pid)
+            return {"ok": True}
+        _refuse(f"unexpected {str(op)[:40]!r}")
+        return {"error": "bad request"}
+
+    def spawn(self, request: dict, fd: int) -> dict:
+        folder, tag, cpu = request.get("dir"), request.get("tag", ""), request.get("cpu")
+        if type(folder) is not str or not _within(folder, self.subs) or type(tag) is not str:
+            os.close(fd)
+            _refuse("spawn outside the prepared submissions")
+            return {"error": "bad request"}
+        args = dict(self.limits)
+        if type(cpu) is int and cpu in self.cpus:
+            args["cpu"] = cpu
+        pid = os.fork()
+        if pid == 0:
+            _serve_worker(fd, folder, args)
+        os.close(fd)
+        self.workers[pid] = tag
+        return {"pid": pid}
+
+    def stop(self) -> None:
+        for pid in set(_children()):
+            _kill_group(pid)
+        for pid in self.workers:
+            self._remove_work(pid)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="grader-zygote")
-    parser.add_argument("--socket", required=True)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--subs", required=True)
+    parser.add_argument("--limits", default="{}")
     parser.add_argument("--preload", default="torch")
     opts = parser.parse_args(argv)
+    control = socket.socket(fileno=opts.control_fd)
+    control.set_inheritable(False)
 
     for name in filter(None, opts.preload.split(",")):
         try:
@@ -96,80 +214,53 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, AttributeError):
         pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(opts.socket)
-    listener.listen(64)
-    listener.settimeout(0.5)
-    workers: dict[int, str] = {}  # pid -> tag (the submission it serves)
-    work_roots: dict[int, str] = {}  # pid -> tmpfs holding its private work folder
+    server = Server(control, opts.subs, json.loads(opts.limits))
+    control.settimeout(0.5)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     while True:
         try:
-            conn, _ = listener.accept()
+            msg, fds, flags, _addr = socket.recv_fds(control, 65536, 4)
         except socket.timeout:
-            conn = None
-        live = set(_children())
-        for pid in list(workers):
-            if pid not in live:
-                del workers[pid]
-                if work_roots.get(pid):
-                    shutil.rmtree(os.path.join(work_roots.pop(pid), str(pid)), ignore_errors=True)
-        for pid in live - set(workers):
-            _kill_group(pid)  # an orphan: its worker is gone
-        if conn is None:
+            server.sweep()
             continue
-        conn.settimeout(10)
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(conn, 65536, 4)
-            request = json.loads(msg.decode() or "{}")
-            op = request.get("op")
-            if op == "spawn" and len(fds) == 1:
-                pid = os.fork()
-                if pid == 0:
-                    listener.close()
-                    conn.close()
-                    _serve_worker(fds[0], request["dir"], request.get("limits", {}))
-                os.close(fds[0])
-                workers[pid] = str(request.get("tag", ""))
-                work_roots[pid] = request.get("limits", {}).get("work_root") or ""
-                conn.sendall(json.dumps({"pid": pid}).encode())
-            elif op == "kill":
-                for fd in fds:
-                    os.close(fd)
-                pid = int(request["pid"])
-                if pid in workers:
-                    _kill_group(pid)
-                conn.sendall(b'{"ok": true}')
-            elif op == "kill_tag":
-                for fd in fds:
-                    os.close(fd)
-                for pid, tag in list(workers.items()):
-                    if tag == str(request.get("tag")):
-                        _kill_group(pid)
-                conn.sendall(b'{"ok": true}')
-            elif op == "stop":
-                conn.sendall(b'{"ok": true}')
-                for pid in set(_children()):
-                    _kill_group(pid)
-                for pid, root in work_roots.items():
-                    if root:
-                        shutil.rmtree(os.path.join(root, str(pid)), ignore_errors=True)
-                conn.close()
-                # No interpreter teardown: unwinding torch's modules takes
-                # seconds and there is nothing left to save.
-                os._exit(0)
-            else:
-                for fd in fds:
-                    os.close(fd)
-                conn.sendall(b'{"error": "bad request"}')
-        except Exception as exc:  # noqa: BLE001 - a bad request must not stop the server
+        except OSError:
+            msg, fds, flags = b"", [], 0
+        server.sweep()
+        if not msg and not fds:
+            break  # every holder of the other end is gone: the grader ended
+        if not fds:
+            _refuse("no reply socket")
+            continue
+        reply_fd, extra = fds[0], fds[1:]
+        with socket.socket(fileno=reply_fd) as conn:
+            conn.settimeout(10)
             try:
-                conn.sendall(json.dumps({"error": str(exc)}).encode())
+                request = json.loads(msg.decode())
+                if type(request) is not dict or flags & socket.MSG_CTRUNC:
+                    raise ValueError("not a whole JSON object")
+                if request.get("op") == "stop":
+                    for fd in extra:
+                        os.close(fd)
+                    conn.sendall(b'{"ok": true}')
+                    break
+                reply = server.handle(request, extra)
+            except Exception as exc:  # noqa: BLE001 - a bad request must not stop the server
+                for fd in extra:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                _refuse(f"{type(exc).__name__}: {str(exc)[:200]}")
+                reply = {"error": "bad request"}
+            try:
+                conn.sendall(json.dumps(reply).encode())
             except OSError:
                 pass
-        finally:
-            conn.close()
+    server.stop()
+    # No interpreter teardown: unwinding torch's modules takes seconds and
+    # there is nothing left to save.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,68 @@ def at_import(code: str) -> dict[str, str]:
 
 WRONG = "return x * 3"
 
+# Finds the fork server's control socket wherever it could be reached from
+# inside: a path near the submission (the prepared copy lives in the
+# grader's scratch folder), or a descriptor the worker inherited.
+FIND_CONTROL = '''
+import glob, os, socket
+def control_sockets():
+    found, d = [], os.path.dirname(os.path.abspath(__file__))
+    for _ in range(4):
+        # Landlock may forbid listing the folder, not connecting to a path in it.
+        for path in {os.path.join(d, "zygote.sock"), *glob.glob(os.path.join(d, "*.sock"))}:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(5)
+                s.connect(path)
+                found.append(s)
+            except OSError:
+                pass
+        d = os.path.dirname(d)
+    for fd in range(3, 1024):
+        try:
+            s = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        if s.type == socket.SOCK_SEQPACKET:
+            found.append(s)
+    return found
+'''
+
+# Imported by an unconfined helper worker (if one could be had): it forks a
+# watcher that rewrites the submission's judge report, wherever it is
+# written, into full marks before the grader reads it.
+FORGER = '''
+import ctypes, glob, json, os, struct, time
+here = os.path.dirname(os.path.abspath(__file__))
+scratch = os.path.dirname(os.path.dirname(here))
+slug = os.path.basename(here)
+
+def forge(path):
+    try:
+        report = json.load(open(path))
+        for t in report["tests"]:
+            t["status"], t["output"] = "passed", ""
+        tmp = path + ".forged"
+        json.dump(report, open(tmp, "w"))
+        os.replace(tmp, path)
+    except Exception:
+        pass
+
+if os.fork() == 0:
+    os.setsid()
+    libc = ctypes.CDLL(None)
+    fd = libc.inotify_init()
+    for d in {scratch, os.path.join(scratch, "judges"), os.path.dirname(scratch)}:
+        libc.inotify_add_watch(fd, d.encode(), 0x80 | 0x8)  # IN_MOVED_TO | IN_CLOSE_WRITE
+    end = time.time() + 120
+    while time.time() < end:
+        os.read(fd, 4096)
+        for path in glob.glob(scratch + "/**/" + slug + "*.report.json", recursive=True):
+            forge(path)
+    os._exit(0)
+'''
+
 ATTACKS: dict[str, tuple[dict, str]] = {
     # ---- earning points it did not earn
     "fake_summary": (in_double('print("===== 5 passed in 0.01s =====")\nprint(\'{"score": 100}\')\n' + WRONG), "double"),
@@ -242,6 +304,45 @@ except OSError:
     pass
 ''' + WRONG), "double"),
     "huge_reply": (in_double("import torch\nreturn torch.zeros(64 * 2**20)"), "double"),
+
+    # ---- commanding the grader (its fork server, its reports, its environment)
+    "control_socket_stop": (in_double(FIND_CONTROL + '''
+import json
+for s in control_sockets():
+    try:
+        if s.type == socket.SOCK_SEQPACKET:
+            a, b = socket.socketpair()
+            socket.send_fds(s, [b'{"op": "stop"}'], [b.fileno()])
+        else:
+            s.sendall(b'{"op": "stop"}')
+    except OSError:
+        pass
+''' + WRONG), "double"),
+    "control_socket_spawn_unconfined": ({**in_double(FIND_CONTROL + '''
+import json
+from grader import protocol
+here = os.path.dirname(os.path.abspath(__file__))
+for s in control_sockets():
+    try:
+        ours, theirs = socket.socketpair()
+        request = json.dumps({"op": "spawn", "dir": here, "tag": "helper", "limits": {
+            "landlock": False, "seccomp": False, "memory_mib": 65536, "cpu_s": 100000}}).encode()
+        if s.type == socket.SOCK_SEQPACKET:
+            reply, back = socket.socketpair()
+            socket.send_fds(s, [request], [back.fileno(), theirs.fileno()])
+        else:
+            socket.send_fds(s, [request], [theirs.fileno()])
+        blobs = []
+        protocol.send(ours, {"op": "import", "args": protocol.encode(
+            {"name": "forger", "student": True}, blobs, None)}, blobs)
+        ours.settimeout(10)
+        protocol.recv(ours)
+    except Exception:
+        pass
+''' + WRONG), "forger.py": FORGER}, "double"),
+    "dumps_the_environment": (in_double('''
+import os
+raise RuntimeError("my environment: " + repr(dict(os.environ)))'''), "double"),
 
     # ---- breaking the batch
     "non_utf8_source": ({"mini.py": b"\xff\xfe def double(x):\n    return x\n", "other.py": OTHER}, "module"),
