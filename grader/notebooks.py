@@ -11,8 +11,12 @@ IPython magics (``%time``, ``!pip``) are commented out.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
+
+from . import untrusted
+from .safetext import display_name
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_CELLS = 20_000
@@ -25,21 +29,37 @@ class NotebookError(Exception):
 
 
 def _read(path: Path):
+    """The code cells, once the notebook is known to be a regular file
+    within the size and cell limits: nbformat's parsing and validation of
+    every cell are what a huge notebook would make expensive."""
     import nbformat
 
+    name = display_name(path.name)
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-        nb = nbformat.read(str(path), as_version=4)
+        data = untrusted.read_regular(path, MAX_NOTEBOOK_BYTES)
+        cells = _cell_count(json.loads(data))
+        if cells > MAX_CELLS:
+            raise NotebookError(f"{name} has {cells} cells; at most {MAX_CELLS} are accepted")
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except untrusted.Refused as exc:
+        raise NotebookError(str(exc)) from None
     except NotebookError:
         raise
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise NotebookError(f"{path.name} could not be read as a notebook ({type(exc).__name__}: "
+        raise NotebookError(f"{name} could not be read as a notebook ({type(exc).__name__}: "
                             f"{str(exc)[:200]}); save it again from Jupyter and resubmit") from None
-    cells = nb.get("cells", [])
-    if len(cells) > MAX_CELLS:
-        raise NotebookError(f"{path.name} has {len(cells)} cells; at most {MAX_CELLS} are accepted")
-    return [c for c in cells if c.get("cell_type") == "code"]
+    return [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+
+
+def _cell_count(raw) -> int:
+    """The cells the file lists: ``cells`` (format 4) or those of its
+    ``worksheets`` (format 3); malformed parts count for nothing here and
+    are nbformat's to reject."""
+    if not isinstance(raw, dict):
+        return 0
+    sheets = raw.get("worksheets")
+    holders = sheets if isinstance(sheets, list) else [raw]
+    return sum(len(h["cells"]) for h in holders if isinstance(h, dict) and isinstance(h.get("cells"), list))
 
 
 def _source(cell) -> str:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from . import notebooks
+from . import notebooks, untrusted
 from .safetext import display_name
 
 MANIFEST = "grader-manifest.json"
@@ -29,6 +32,15 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES = 200
 MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_TOTAL = 100 * 1024 * 1024
+MAX_ZIP_BYTES = MAX_ZIP_TOTAL  # an archive larger than all it may unpack to holds junk
+# A central directory entry is 46 bytes plus its name, extra field and
+# comment: a kilobyte on average is far above any real archive's.
+_DIRECTORY_BYTES_PER_ENTRY = 1024
+# The zip format's end records (APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14).
+_END_RECORD = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
+_SIZE_LIMITS = {".py": MAX_FILE_BYTES, ".ipynb": notebooks.MAX_NOTEBOOK_BYTES, ".zip": MAX_ZIP_BYTES}
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # What `grader run` writes in its out folder beside one folder per submission.
 RESERVED_NAMES = frozenset({"grades.csv", "tests.csv", "junit.xml", ".grader-state"})
@@ -86,21 +98,41 @@ def discover(paths: list[str]) -> list[Submission]:
 
 
 def content_key(path: Path) -> str:
-    """A hash of everything a submission holds, for resuming a batch."""
+    """A hash of what grading a submission reads, for resuming a batch.
+
+    It reads what :func:`prepare` would and no more: a folder's top-level
+    module files, or the notebook or archive, each within its size limit.
+    A file refused (a link, a FIFO, one too large) counts by the reason,
+    unopened or unread, as its grade depends on nothing else.
+    """
     h = hashlib.sha256()
     try:
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file() and not p.is_symlink():
-                    h.update(str(p.relative_to(path)).encode("utf-8", "surrogateescape"))
-                    h.update(p.read_bytes()[:MAX_FILE_BYTES])
-        elif path.is_file():
-            h.update(path.read_bytes())
+        if stat.S_ISDIR(path.lstat().st_mode):
+            for entry in _module_files(path):
+                h.update(entry.name.encode("utf-8", "surrogateescape") + b"\0")
+                untrusted.hash_regular(h, entry, _size_limit(entry.name))
         else:
-            h.update(b"<missing>")
+            untrusted.hash_regular(h, path, _size_limit(path.name))
+    except FileNotFoundError:
+        h.update(b"<missing>")
     except OSError as exc:
-        h.update(repr(exc).encode())
+        h.update(repr(exc).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
+
+
+def _size_limit(name: str) -> int:
+    """The most bytes grading reads of a file so named (0: it reads none)."""
+    return _SIZE_LIMITS.get(Path(name).suffix.lower(), 0)
+
+
+def _module_files(folder: Path) -> list[Path]:
+    """The files of a folder that can be modules, ``<module>.py`` or
+    ``<module>.ipynb`` at its top level, sorted, at most ``MAX_FILES``:
+    all that grading a folder reads (other files are never looked at)."""
+    with os.scandir(folder) as entries:
+        names = [e.name for e in entries
+                 if Path(e.name).suffix.lower() in (".py", ".ipynb") and _MODULE_NAME.match(Path(e.name).stem)]
+    return [folder / name for name in sorted(names)[:MAX_FILES]]
 
 
 # --------------------------------------------------------------------------- preparing
@@ -111,12 +143,16 @@ def prepare(source: Path, dest: Path) -> dict[str, str]:
     dest.mkdir(parents=True, exist_ok=True)
     problems: dict[str, str] = {}
     try:
-        if source.is_symlink():
-            problems["*"] = f"{source.name} is a symbolic link; submit the real files"
-        elif not source.exists():
+        mode = _mode(source)
+        if mode is None:
             problems["*"] = f"the submission {str(source)!r} does not exist"
-        elif source.is_dir():
+        elif stat.S_ISLNK(mode):
+            problems["*"] = f"{source.name} is a symbolic link; submit the real files"
+        elif stat.S_ISDIR(mode):
             _from_folder(source, dest, problems)
+        elif not stat.S_ISREG(mode):
+            problems["*"] = (f"{source.name} is {untrusted.kind(mode)}, not a folder, a .ipynb notebook "
+                             "or a .zip archive; hand in one of those")
         elif source.suffix.lower() == ".ipynb":
             _from_notebook(source, dest, problems)
         elif source.suffix.lower() == ".zip":
@@ -134,31 +170,24 @@ def prepare(source: Path, dest: Path) -> dict[str, str]:
     return problems
 
 
+def _mode(path: Path) -> int | None:
+    """The file type and mode of ``path`` itself (a link is not followed); None if absent."""
+    try:
+        return path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+
+
 def _copy_file(src: Path, dst: Path, problems: dict) -> None:
-    st = src.lstat()
-    if not stat.S_ISREG(st.st_mode):
-        problems[src.stem] = f"{src.name} is not a regular file (a link?); submit the file itself"
-        return
-    if st.st_size > MAX_FILE_BYTES:
-        problems[src.stem] = f"{src.name} is larger than {MAX_FILE_BYTES // 2**20} MiB"
-        return
-    with open(src, "rb") as f:
-        dst.write_bytes(f.read(MAX_FILE_BYTES))
+    try:
+        dst.write_bytes(untrusted.read_regular(src, MAX_FILE_BYTES))
+    except untrusted.Refused as exc:
+        problems[src.stem] = str(exc)
 
 
 def _from_folder(folder: Path, dest: Path, problems: dict) -> None:
-    entries = sorted(folder.iterdir(), key=lambda p: p.name)[: MAX_FILES * 5]
-    count = 0
-    for entry in entries:
+    for entry in _module_files(folder):
         stem, suffix = entry.stem, entry.suffix.lower()
-        if suffix not in (".py", ".ipynb") or not _MODULE_NAME.match(stem):
-            continue
-        count += 1
-        if count > MAX_FILES:
-            break
-        if entry.is_symlink() or not entry.is_file():
-            problems.setdefault(stem, f"{entry.name} is not a regular file (a link?); submit the file itself")
-            continue
         if suffix == ".py":
             _copy_file(entry, dest / entry.name, problems)
         elif not (folder / f"{stem}.py").exists():
@@ -182,10 +211,15 @@ def _from_notebook(path: Path, dest: Path, problems: dict) -> None:
 
 
 def _from_zip(path: Path, dest: Path, problems: dict) -> None:
-    with tempfile.TemporaryDirectory(prefix="grader-unzip-") as tmp:
+    try:
+        archive = untrusted.open_regular(path, MAX_ZIP_BYTES)
+    except untrusted.Refused as exc:
+        problems["*"] = str(exc)
+        return
+    with archive, tempfile.TemporaryDirectory(prefix="grader-unzip-") as tmp:
         root = Path(tmp) / "x"
         root.mkdir()
-        why = _safe_extract(path, root)
+        why = _directory_too_large(archive) or _safe_extract(archive, root)
         if why:
             problems["*"] = f"{path.name}: {why}"
             return
@@ -204,10 +238,51 @@ def _from_zip(path: Path, dest: Path, problems: dict) -> None:
             _from_folder(inner, dest, problems)
 
 
-def _safe_extract(path: Path, root: Path) -> str | None:
+def _directory_too_large(archive: BinaryIO) -> str | None:
+    """Why the archive's central directory is too large to parse, judged by
+    its end record alone; None when it is not.
+
+    zipfile builds an object for every entry of the central directory (as
+    long as the record says it is, whatever count it gives) before anyone
+    can count them: millions of entries would cost the grader seconds and
+    gigabytes.
+    """
+    entries, size = _directory_extent(archive)
+    if entries > MAX_ZIP_MEMBERS:
+        return f"the archive has {entries} entries; at most {MAX_ZIP_MEMBERS} are accepted"
+    if size > MAX_ZIP_MEMBERS * _DIRECTORY_BYTES_PER_ENTRY:
+        return f"the archive's table of contents takes {size} bytes; refused"
+    return None
+
+
+def _directory_extent(archive: BinaryIO) -> tuple[int, int]:
+    """(entries, bytes) of the central directory, from the end record (the
+    Zip64 one where the classic fields overflow); (0, 0) without one, which
+    zipfile then reports as not a zip archive."""
+    archive.seek(0, os.SEEK_END)
+    tail_start = max(0, archive.tell() - _END_RECORD.size - 0xFFFF)  # the record, then a comment
+    archive.seek(tail_start)
+    tail = archive.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _END_RECORD.size:
+        return 0, 0
+    entries, size = _END_RECORD.unpack_from(tail, at)[4:6]
+    if entries != 0xFFFF and size != 0xFFFFFFFF:
+        return entries, size
+    locator = tail[max(0, at - _ZIP64_LOCATOR.size):at]
+    if len(locator) < _ZIP64_LOCATOR.size or not locator.startswith(b"PK\x06\x07"):
+        return entries, size
+    archive.seek(_ZIP64_LOCATOR.unpack(locator)[2])
+    record = archive.read(_ZIP64_END_RECORD.size)
+    if len(record) < _ZIP64_END_RECORD.size or not record.startswith(b"PK\x06\x06"):
+        return entries, size
+    return _ZIP64_END_RECORD.unpack(record)[7:9]
+
+
+def _safe_extract(archive: BinaryIO, root: Path) -> str | None:
     """Extract with limits; return a reason to refuse, or None."""
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"not a readable zip archive ({exc})"
     with zf:

@@ -2,14 +2,25 @@
 become a reason, never an exception."""
 import json
 import os
+import signal
+import socket
 import stat
+import struct
+import subprocess
+import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grader.submissions import MANIFEST, discover, prepare, slugify
+from conftest import MINI, read_grades, read_results, run_grader, write_submission
+from grader import notebooks, submissions
+from grader.submissions import MANIFEST, content_key, discover, prepare, slugify
+
+sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
+import corpus  # noqa: E402
 
 
 def notebook(path: Path, cells: list[tuple[str, list[str]]]) -> Path:
@@ -155,3 +166,180 @@ def test_future_imports_in_a_later_cell_move_to_the_top(tmp_path):
     src = (tmp_path / "out" / "conv.py").read_text()
     assert src.startswith("from __future__ import annotations")
     compile(src, "conv.py", "exec")
+
+
+# --------------------------------------------------------------------------- bounded parsing
+
+
+class Hung(BaseException):
+    """Raised by :func:`deadline`; a BaseException, so no `except Exception` hides it."""
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Fail (instead of hanging the suite) when the body blocks, e.g. opening a FIFO."""
+    def fire(*_):
+        raise Hung(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def special_file(path: Path, kind: str) -> Path:
+    """A FIFO, a Unix socket or a character device (``/dev/null``'s numbers) at ``path``."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(str(path))
+    else:
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device needs root")
+    return path
+
+
+WORDS = {"fifo": "FIFO", "socket": "socket", "device": "device"}
+
+
+@pytest.mark.parametrize("kind", sorted(WORDS))
+@pytest.mark.parametrize("name", ["mini.py", "mini.ipynb"])
+def test_a_special_file_in_a_folder_is_refused_unopened(tmp_path, kind, name):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    special_file(folder / name, kind)
+    (folder / "other.py").write_text("X = 1\n")
+    with deadline(10):
+        key = content_key(folder)
+        problems = prepare(folder, tmp_path / "out")
+    assert WORDS[kind] in problems["mini"], problems
+    assert (tmp_path / "out" / "other.py").exists()
+    assert key == content_key(folder)
+
+
+@pytest.mark.parametrize("kind", sorted(WORDS))
+@pytest.mark.parametrize("name", ["sub.ipynb", "sub.zip", "sub.py", "sub"])
+def test_a_special_file_given_as_the_submission_is_refused_unopened(tmp_path, kind, name):
+    path = special_file(tmp_path / name, kind)
+    with deadline(10):
+        content_key(path)
+        problems = prepare(path, tmp_path / "out")
+    assert WORDS[kind] in problems["*"], problems
+
+
+def test_content_key_reads_only_what_grading_uses(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "mini.py").write_text("X = 1\n")
+    (folder / "notes.txt").write_text("draft")
+    (folder / "data").mkdir()
+    (folder / "data" / "big.py").write_text("unused")
+    key = content_key(folder)
+    (folder / "notes.txt").write_text("another draft")
+    (folder / "data" / "big.py").write_text("still unused")
+    assert content_key(folder) == key
+    (folder / "mini.py").write_text("X = 2\n")
+    assert content_key(folder) != key
+
+
+def test_huge_files_are_never_read_whole(tmp_path):
+    """Sparse files of 1 GiB, hashed and prepared in a process allowed 512 MiB."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for path in (folder / "mini.py", folder / "other.ipynb", tmp_path / "big.zip", tmp_path / "big.ipynb"):
+        with open(path, "wb") as f:
+            f.truncate(2**30)
+    code = ("import sys; from pathlib import Path; from grader.submissions import content_key, prepare\n"
+            "for p in sys.argv[1:]:\n"
+            "    content_key(Path(p)); print(prepare(Path(p), Path(p + '.out')))\n")
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2**29, 2**29))\n"
+    paths = [str(folder), str(tmp_path / "big.zip"), str(tmp_path / "big.ipynb")]
+    proc = subprocess.run([sys.executable, "-c", limit + code, *paths], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert "larger than 2 MiB" in lines[0] and "larger than 20 MiB" in lines[0]
+    assert "larger than 100 MiB" in lines[1] and "larger than 20 MiB" in lines[2]
+
+
+def raw_notebook(path: Path, cells: int) -> Path:
+    cell = {"cell_type": "code", "source": "# exercise: mini\nX = 1", "metadata": {}, "outputs": [],
+            "execution_count": None}
+    path.write_text(json.dumps({"cells": [cell] * cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+@pytest.fixture
+def no_nbformat(monkeypatch):
+    """nbformat's reading and validation made to fail loudly if called."""
+    def called(*args, **kwargs):
+        raise AssertionError("nbformat parsed the notebook")
+
+    for name in ("read", "reads", "validate"):
+        monkeypatch.setattr(nbformat, name, called)
+
+
+def test_a_notebook_with_too_many_cells_is_refused_before_nbformat_reads_it(tmp_path, no_nbformat):
+    nb = raw_notebook(tmp_path / "many.ipynb", notebooks.MAX_CELLS + 1)
+    problems = prepare(nb, tmp_path / "out")
+    assert f"at most {notebooks.MAX_CELLS}" in problems["*"], problems
+
+
+def test_a_notebook_too_large_is_refused_before_nbformat_reads_it(tmp_path, no_nbformat):
+    nb = tmp_path / "big.ipynb"
+    with open(nb, "wb") as f:
+        f.truncate(notebooks.MAX_NOTEBOOK_BYTES + 1)
+    assert "larger than" in prepare(nb, tmp_path / "out")["*"]
+
+
+def many_entries(path: Path, n: int, name_len: int = 8) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(n):
+            zf.writestr(f"{i:0{name_len}d}", b"")
+    return path
+
+
+def forbid_zip_parsing(monkeypatch) -> None:
+    def parse(*args, **kwargs):
+        raise AssertionError("zipfile parsed the central directory")
+
+    monkeypatch.setattr(submissions.zipfile, "ZipFile", parse)
+
+
+def test_a_zip_with_too_many_entries_is_refused_before_its_directory_is_parsed(tmp_path, monkeypatch):
+    z = many_entries(tmp_path / "many.zip", submissions.MAX_ZIP_MEMBERS + 1)
+    forbid_zip_parsing(monkeypatch)
+    assert f"at most {submissions.MAX_ZIP_MEMBERS}" in prepare(z, tmp_path / "out")["*"]
+
+
+def test_a_zip_that_understates_its_entries_is_refused_by_its_directory_size(tmp_path, monkeypatch):
+    z = many_entries(tmp_path / "lies.zip", submissions.MAX_ZIP_MEMBERS + 100, name_len=1000)
+    data = bytearray(z.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = struct.pack("<HH", 1, 1)  # entries on this disk, in total
+    z.write_bytes(bytes(data))
+    forbid_zip_parsing(monkeypatch)
+    assert "refused" in prepare(z, tmp_path / "out")["*"]
+
+
+def test_grader_run_refuses_fifos_with_a_reason_and_grades_the_rest(tmp_path):
+    os.mkfifo(tmp_path / "piped.ipynb")
+    os.mkfifo(tmp_path / "piped.zip")
+    half = write_submission(tmp_path / "half", {"other.py": corpus.OTHER})
+    os.mkfifo(half / "mini.py")
+    honest = write_submission(tmp_path / "honest", {"mini.py": corpus.REF, "other.py": corpus.OTHER})
+    out = tmp_path / "out"
+    proc = run_grader(["run", tmp_path / "piped.ipynb", tmp_path / "piped.zip", half, honest, "--out", out,
+                       "--assignment", MINI, "--timeout", "3", "-j", "2"], timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    grades = read_grades(out)
+    assert (grades["honest"]["score"], grades["half"]["other"], grades["half"]["mini"]) == ("7", "1", "0")
+    for slug in ("piped", "piped-2"):
+        outputs = " ".join(t["output"] for t in read_results(out, slug)["tests"])
+        assert "FIFO" in outputs, outputs
+    assert "FIFO" in " ".join(t["output"] for t in read_results(out, "half")["tests"])
