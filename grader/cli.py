@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from .safetext import for_terminal
+
 
 GRADER_FAILED = 5
 
@@ -21,8 +23,6 @@ GRADER_FAILED = 5
 def _table(outcome) -> str:
     """The summary; names and reasons come from students, so their control
     characters are shown escaped, never sent to the terminal."""
-    from .safetext import for_terminal
-
     exercises = outcome.exercises
     names = [for_terminal(r.name) for r in outcome.results]
     name_w = max([10] + [len(n) for n in names])
@@ -70,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"grader: {len(outcome.failures)} submission(s) NOT graded: the grader itself failed "
               "(not the students' code); run the same command again to grade them:", file=sys.stderr)
         for name, why in outcome.failures:
-            print(f"  {name}: {why}", file=sys.stderr)
+            print(f"  {for_terminal(name)}: {for_terminal(why)}", file=sys.stderr)
         return GRADER_FAILED
     return 0
 
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
+    # A name this terminal's encoding cannot show is printed escaped, not a traceback.
+    sys.stdout.reconfigure(errors="backslashreplace")
     code = main()
     # Every output file is written and closed by now; skip the interpreter's
     # teardown, which spends a second or two unwinding torch's modules.

@@ -72,7 +72,7 @@ def named(tmp_path_factory):
     args = ["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "3", "-j", "2", "--junit"]
     first = run_grader(args, timeout=600)
     grades_first = (out / "grades.csv").read_bytes() if (out / "grades.csv").is_file() else b""
-    again = run_grader(args, timeout=600)
+    again = run_grader(args, timeout=600, env={"PYTHONIOENCODING": "ascii"})  # a terminal without UTF-8
     return {"first": first, "again": again, "out": out, "subs": subs, "grades_first": grades_first}
 
 
