@@ -111,7 +111,7 @@ def apply_in_child(
     if seccomp:
         from . import seccomp as sc
 
-        if sc.install():
+        if sc.install(memory=not gpus):  # memory rules go with the data limit
             active.append("seccomp")
     return active
 
