@@ -23,6 +23,7 @@ import torch
 from .. import introspect, protocol
 from ..protocol import Ref
 from ..seeding import seed_all
+from .guard import Forbidden, ForbidGuard
 from .printed import PRINTED
 
 MAX_ITER_ITEMS = 100_000
@@ -34,62 +35,13 @@ class MissingModule(Exception):
     """The submission has no such module (or it could not be prepared)."""
 
 
-class Forbidden(Exception):
-    """Student code called something the exercise says to write by hand."""
-
-
-class _ForbidFunctions(torch.overrides.TorchFunctionMode):
-    def __init__(self, banned: dict[Any, str]):
-        super().__init__()
-        self.banned = banned
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = self.banned.get(func)
-        if name is None:
-            name = self.banned.get(getattr(func, "__name__", None) and _qualify(func))
-        if name is not None:
-            raise Forbidden(name)
-        return func(*args, **(kwargs or {}))
-
-
-def _qualify(func) -> str:
-    return f"{getattr(func, '__module__', '') or ''}.{getattr(func, '__name__', '')}"
-
-
-class _ForbidOps(torch.utils._python_dispatch.TorchDispatchMode):
-    def __init__(self, banned: dict[str, str]):
-        super().__init__()
-        self.banned = banned
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        packet = str(getattr(func, "overloadpacket", func)).replace("aten::", "aten.")
-        name = self.banned.get(packet)
-        if name is not None:
-            raise Forbidden(name)
-        return func(*args, **(kwargs or {}))
-
-
-def _resolve(dotted: str) -> Any:
-    parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        for p in parts[i:]:
-            obj = getattr(obj, p)
-        return obj
-    raise ImportError(dotted)
-
-
 class WorkerCore:
     def __init__(self, submission_dir: str | os.PathLike):
         self.dir = Path(submission_dir).resolve()
         self.objects: dict[int, Any] = {}
         self.pinned: set[int] = set()
         self.next_id = 1
-        self.forbid_functions: dict[Any, str] = {}
-        self.forbid_ops: dict[str, str] = {}
+        self.guard = ForbidGuard()  # before any student code runs: it keeps torch's own functions
         manifest = self.dir / MANIFEST
         self.manifest = json.loads(manifest.read_text()) if manifest.exists() else {}
         # The submission's own folder goes last, so no file of the student's
@@ -192,18 +144,9 @@ class WorkerCore:
     def _guarded(self) -> contextlib.AbstractContextManager:
         """Run student code with the test's forbidden functions armed (most
         tests forbid nothing: then a shared no-op, as this wraps every request)."""
-        if not (self.forbid_functions or self.forbid_ops):
+        if not self.guard.handlers:
             return _UNGUARDED
-        return self._armed()
-
-    @contextlib.contextmanager
-    def _armed(self):
-        with contextlib.ExitStack() as stack:
-            if self.forbid_functions:
-                stack.enter_context(_ForbidFunctions(self.forbid_functions))
-            if self.forbid_ops:
-                stack.enter_context(_ForbidOps(self.forbid_ops))
-            yield
+        return self.guard.armed()
 
     # ------------------------------------------------------------------ operations
 
@@ -221,14 +164,7 @@ class WorkerCore:
             del self.objects[rid]
         seed_all(seed)
         torch.set_num_threads(threads)
-        self.forbid_functions, self.forbid_ops = {}, {}
-        for name in forbid:
-            if name.startswith("aten."):
-                self.forbid_ops[name] = name
-                continue
-            with contextlib.suppress(Exception):
-                self.forbid_functions.setdefault(_resolve(name), name)  # aliases keep the first name
-            self.forbid_functions.setdefault(name, name)
+        self.guard.forbid([str(name) for name in forbid])
         return None
 
     def op_import(self, name: str, student: bool) -> Ref:
