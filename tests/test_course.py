@@ -1,9 +1,18 @@
 """The whole course, graded for real: the reference gets full marks and the
 stubs zero in every exercise; every realistic bug (tests/mutants/<module>/wrong_*.py)
 loses points in its own exercise and only there; every correct variant
-(right_*.py) gets full marks."""
+(right_*.py) gets full marks; every do-nothing submission (junk_*.py: constants,
+None, a function that never runs what it is handed) scores no more than the
+stub in its exercise.
+
+A mutant's docstring may name, one per line, tests it must score zero in:
+``Loses: <part of the test's name>`` (the name as results.json shows it, without
+the exercise prefix). A bug that loses points somewhere can still earn a point
+whose behaviour it does not have; these lines pin that down.
+"""
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -82,6 +91,37 @@ def test_a_realistic_bug_loses_points_in_its_exercise_only(course, mutant):
     for other in EXERCISES:
         if other != module:
             assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("junk_")], ids=sub_name)
+def test_a_do_nothing_submission_scores_no_more_than_the_stub(course, mutant):
+    out, grades = course
+    row, stubs, ref = grades[sub_name(mutant)], grades["stubs"], grades["reference"]
+    module = mutant.parent.name
+    earned = [f"{t['name']}: {t['score']:g}" for t in read_results(out, sub_name(mutant))["tests"]
+              if t["name"].startswith(module + ": ") and t["score"]]
+    assert float(row[module]) <= float(stubs[module]), f"{mutant.name} earned {earned}"
+    for other in EXERCISES:
+        if other != module:
+            assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
+
+
+def lost_tests(mutant: Path) -> list[str]:
+    """The ``Loses: ...`` lines of a mutant's docstring."""
+    doc = ast.get_docstring(ast.parse(mutant.read_text())) or ""
+    return [line.split(":", 1)[1].strip() for line in doc.splitlines() if line.startswith("Loses:")]
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if lost_tests(m)], ids=sub_name)
+def test_a_mutant_loses_the_tests_it_names(course, mutant):
+    out, _ = course
+    module = mutant.parent.name
+    tests = [t for t in read_results(out, sub_name(mutant))["tests"] if t["name"].startswith(module + ": ")]
+    for part in lost_tests(mutant):
+        named = [t for t in tests if part in t["name"]]
+        assert named, f"{mutant.name}: no test of {module} is named like {part!r}"
+        earned = [t["name"] for t in named if t["score"]]
+        assert not earned, f"{mutant.name} earned points in {earned}"
 
 
 @pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("right_")], ids=sub_name)
