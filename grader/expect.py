@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .remote import StudentError, current_session, describe
+from .remote import CallText, Remote, ResultLabel, StudentError, current_session, describe
 
 
 class GradingFailure(AssertionError):
@@ -116,4 +116,74 @@ def finite(actual: Any, what: str | None = None, hint: str | None = None) -> Non
         _fail(f"{w} returned {actual[tuple(idx)].item()!r} at index {idx}: the result must be finite.", hint)
 
 
-__all__ = ["GradingFailure", "StudentError", "fail", "true", "equal", "close", "tensor", "finite"]
+INPUTS_HINT = ("only a function documented as in-place may change the tensors it is given: compute a new "
+               "tensor (x + 1, x.clamp(min=0), x - x.max()) instead of changing x itself (x += 1, x.add_(1), "
+               "x[...] = ...), which changes the caller's data too")
+
+
+def call_keeping_inputs(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, failing if the call changed a tensor it was handed.
+
+    A function that is not documented as in-place must leave its caller's data
+    as it was: ``x += 1`` in a ``forward`` returns the right value and corrupts
+    the caller's tensor.  Tensors reach student code as copies, so the check
+    keeps the call's arguments in the worker (a ``functools.partial`` holds
+    them), runs the call there and reads the arguments back.  Returns what
+    ``fn`` returned; later messages name this call.
+    """
+    if not isinstance(fn, Remote):
+        before = _copy(args), _copy(kwargs)
+        result = fn(*args, **kwargs)
+        _check_unchanged(str(CallText(getattr(fn, "__name__", "fn"), *before)), before, (args, kwargs))
+        return result
+    session = current_session()
+    label = object.__getattribute__(fn, "_label")
+    call = CallText(label, args, kwargs)
+    bound = session.module("functools").partial(fn, *args, **kwargs)
+    result = Remote._req(bound, "call", {"args": [], "kwargs": {}}, call)   # errors name the student's call
+    if isinstance(result, Remote):
+        object.__setattr__(result, "_label", ResultLabel(label, call))
+    after = bound.args, (bound.keywords if kwargs else {})
+    _check_unchanged(call, (args, kwargs), after)
+    session.last_call = call
+    return result
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _check_unchanged(call: Any, before: tuple, after: tuple) -> None:
+    """Fail naming the first argument of ``call`` whose value differs after it."""
+    (args, kwargs), (args_after, kwargs_after) = before, after
+    ordinals = ("first", "second", "third", "fourth", "fifth")
+    named = [(f"{ordinals[i]} argument" if i < len(ordinals) else f"argument {i + 1}", a, b)
+             for i, (a, b) in enumerate(zip(args, args_after))]
+    named += [(f"argument {k}=", v, kwargs_after.get(k)) for k, v in kwargs.items()]
+    for name, was, now in named:
+        if not _unchanged(was, now):
+            _fail(f"{call} changed its {name}: before the call it was {describe(was)}, "
+                  f"afterwards it is {describe(now)}. It must leave its inputs as they were.", INPUTS_HINT)
+
+
+def _unchanged(was: Any, now: Any) -> bool:
+    if isinstance(was, torch.Tensor):
+        return (isinstance(now, torch.Tensor) and now.shape == was.shape and now.dtype == was.dtype
+                and (bool(torch.equal(now, was)) or (was.is_floating_point() and bool(
+                    torch.allclose(now, was, rtol=0, atol=0, equal_nan=True)))))
+    if isinstance(was, (list, tuple)):
+        return (isinstance(now, (list, tuple)) and len(now) == len(was)
+                and all(_unchanged(a, b) for a, b in zip(was, now)))
+    if isinstance(was, dict):
+        return isinstance(now, dict) and now.keys() == was.keys() and all(_unchanged(was[k], now[k]) for k in was)
+    return True   # numbers and strings cannot change; objects in the worker are compared by the suite
+
+
+__all__ = ["GradingFailure", "StudentError", "fail", "true", "equal", "close", "tensor", "finite",
+           "call_keeping_inputs"]
