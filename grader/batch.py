@@ -18,7 +18,6 @@ as it arrives, and a finished submission is not graded again on resume.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import select
@@ -29,13 +28,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import reportio
 from .assignment import Assignment
 from .judges import JudgeTemplate
 from .progress import Progress
-from .reporters import csv_report, gradescope, junit
+from . import reporters
+from .ledger import Ledger, ResumeStore, STATE_FOLDER, plan
 from .results import SubmissionResult, error_result, from_judge_report
-from .submissions import Submission, content_key, discover, prepare
+from .submissions import Submission, discover, prepare
 
 
 @dataclass
@@ -81,31 +80,6 @@ class BatchOutcome:
 
 class JudgeFailed(Exception):
     """A judge ended without a report its submission caused: the grader's failure."""
-
-
-class ResumeStore:
-    """Finished submissions, keyed by their content and the assignment version."""
-
-    def __init__(self, folder: Path, version: str):
-        self.folder = folder
-        self.version = version
-
-    def key(self, sub: Submission) -> str:
-        return hashlib.sha256(f"{self.version}:{content_key(sub.source)}".encode()).hexdigest()
-
-    def get(self, sub: Submission) -> SubmissionResult | None:
-        path = self.folder / f"{sub.slug}.json"
-        try:
-            data = json.loads(path.read_text())
-            if data.get("key") == self.key(sub):
-                return SubmissionResult.from_json(data["result"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        return None
-
-    def put(self, sub: Submission, result: SubmissionResult) -> None:
-        reportio.write_json_atomic(self.folder / f"{sub.slug}.json",
-                                   {"key": self.key(sub), "result": result.to_json()})
 
 
 def warm_up_wanted(setting: bool | None, pending: int, jobs: int) -> bool:
@@ -205,15 +179,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     subs = [Submission(s.name, s.source.absolute(), s.slug) for s in subs]
     out = Path(opts.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    store = ResumeStore(out / ".grader-state", assignment.version())
-    results: dict[str, SubmissionResult] = {}
-    pending: list[Submission] = []
-    for sub in subs:
-        cached = store.get(sub) if opts.resume else None
-        if cached is not None:
-            results[sub.slug] = cached
-        else:
-            pending.append(sub)
+    store = ResumeStore(out / STATE_FOLDER, assignment.version())
+    kept, pending = plan(subs, store, opts.resume)
 
     scratch = Scratch.create()
     # torch's compiler caches (created by importing torch._dynamo) go to the
@@ -248,13 +215,15 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         exercises = assignment.exercises
         max_cpu = assignment.max_by_exercise(gpu=False)
 
-        def flush_csv() -> None:
-            csv_report.write(out / "grades.csv", [results[s.slug] for s in subs if s.slug in results], exercises)
-
+        ledger = Ledger(out, subs, exercises, store, reporters.chosen(["junit.xml"] if opts.junit else []))
+        ledger.restore(kept)
         progress = Progress(len(subs), 0, stream)
-        for sub in subs:
-            if sub.slug in results:
-                progress.advance(results[sub.slug], cached=True)
+        for result in ledger.ordered():
+            progress.advance(result, cached=True)
+
+        def finish(sub: Submission, result: SubmissionResult, keep: bool = True) -> None:
+            ledger.record(sub, result, keep)
+            progress.advance(result)
         template = JudgeTemplate(assignment, opts.isolation, opts.call_timeout, zygote,
                                  placeholder=scratch.subs / ".template")
         running: dict[int, _Running] = {}
@@ -283,9 +252,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                         prepare(sub.source, prepared)
                     except Exception as exc:  # noqa: BLE001 - never lose the row
                         queue = [q for q in queue if q[0] is not sub]
-                        _finish(sub, error_result(sub.name, sub.slug, exercises,
-                                                  f"the submission could not be read: {exc}", max_cpu),
-                                out, store, results, progress, flush_csv)
+                        finish(sub, error_result(sub.name, sub.slug, exercises,
+                                                 f"the submission could not be read: {exc}", max_cpu))
                         continue
                 stem = sub.slug if files is None else f"{sub.slug}.part{part}"
                 report, log = scratch.judges / f"{stem}.report.json", scratch.judges / f"{stem}.log"
@@ -369,7 +337,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 except JudgeFailed as exc:
                     regrade(job.sub, str(exc), elapsed)
                     continue
-                _finish(job.sub, result, out, store, results, progress, flush_csv)
+                finish(job.sub, result)
 
         def regrade(sub: Submission, why: str, elapsed: float) -> None:
             """The grader failed this submission: restart the fork server if
@@ -394,8 +362,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
             failures.append((sub.name, why))
             message = (f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
                        "This is not your fault: your instructor will grade it again.")
-            _finish(sub, error_result(sub.name, sub.slug, exercises, message, max_cpu, elapsed),
-                    out, None, results, progress, flush_csv)
+            finish(sub, error_result(sub.name, sub.slug, exercises, message, max_cpu, elapsed), keep=False)
 
         if queue:
             template.run(grade_all)
@@ -407,10 +374,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         os.chdir(home)
         scratch.remove()
 
-    ordered = [results[s.slug] for s in subs]
-    flush_csv()
-    if opts.junit:
-        junit.write(out / "junit.xml", ordered)
+    ledger.close()
+    ordered = ledger.ordered()
     gpu = any(r.gpu_lane for r in ordered)
     return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0, failures)
 
@@ -535,15 +500,3 @@ def _collect(parts: list[_Running], exercises: list[str], max_cpu: dict[str, flo
         return from_judge_report(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
     except Exception as exc:  # noqa: BLE001
         return error_result(sub.name, sub.slug, exercises, f"unreadable judge report ({exc})", max_cpu, elapsed)
-
-
-def _finish(sub, result, out, store, results, progress, flush_csv) -> None:
-    """Write a submission's results; ``store`` None: not kept for resuming
-    (the grader failed it, so the next run grades it again)."""
-    folder = out / sub.slug
-    gradescope.write(folder / "results.json", result)
-    if store is not None:
-        store.put(sub, result)
-    results[sub.slug] = result
-    flush_csv()
-    progress.advance(result)

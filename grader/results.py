@@ -11,6 +11,8 @@ from typing import Any
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class, whatever its name
+
     name: str
     exercise: str
     points: float

@@ -1,1 +1,25 @@
-"""Reporters: each turns :class:`grader.results.SubmissionResult` objects into one format."""
+"""Reporters: each turns :class:`grader.results.SubmissionResult` objects into
+one output format, told by :class:`grader.ledger.Ledger`.  A new format is
+one module here and one line in ``REPORTERS``."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..ledger import Reporter
+from .csv_report import GradesCsvReporter
+from .gradescope import GradescopeReporter
+from .junit import JUnitReporter
+from .tests_csv import TestsCsvReporter
+
+# name -> (factory, written by default)
+REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
+    "results.json": (GradescopeReporter, True),
+    "grades.csv": (GradesCsvReporter, True),
+    "tests.csv": (TestsCsvReporter, True),
+    "junit.xml": (JUnitReporter, False),
+}
+
+
+def chosen(extra: list[str] = ()) -> list[Reporter]:
+    """The default reporters and the ``extra`` ones asked for, in registry order."""
+    return [factory() for name, (factory, default) in REPORTERS.items() if default or name in extra]

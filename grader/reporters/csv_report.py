@@ -39,3 +39,14 @@ def render(results: list[SubmissionResult], exercises: list[str]) -> str:
 
 def write(path: Path, results: list[SubmissionResult], exercises: list[str]) -> None:
     write_text_atomic(path, render(results, exercises))
+
+
+class GradesCsvReporter:
+    """``<out>/grades.csv``, rewritten (atomically) as each result settles, so
+    an interrupted run leaves every finished row."""
+
+    def result(self, ledger, result: SubmissionResult) -> None:
+        write(ledger.out / "grades.csv", ledger.ordered(), ledger.exercises)
+
+    def close(self, ledger) -> None:
+        write(ledger.out / "grades.csv", ledger.ordered(), ledger.exercises)

@@ -55,3 +55,13 @@ def render(r: SubmissionResult) -> dict:
 
 def write(path: Path, r: SubmissionResult) -> None:
     write_json_atomic(path, render(r))
+
+
+class GradescopeReporter:
+    """``<out>/<submission>/results.json``, written as each result settles."""
+
+    def result(self, ledger, result: SubmissionResult) -> None:
+        write(ledger.out / result.slug / "results.json", result)
+
+    def close(self, ledger) -> None:
+        pass

@@ -46,3 +46,13 @@ def render(results: list[SubmissionResult]) -> str:
 
 def write(path: Path, results: list[SubmissionResult]) -> None:
     write_text_atomic(path, render(results))
+
+
+class JUnitReporter:
+    """``<out>/junit.xml`` for the whole class, once at the end."""
+
+    def result(self, ledger, result: SubmissionResult) -> None:
+        pass
+
+    def close(self, ledger) -> None:
+        write(ledger.out / "junit.xml", ledger.ordered())
