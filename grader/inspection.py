@@ -103,3 +103,20 @@ def names_used(src: str, names: Sequence[str]) -> list[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in wanted:
             found.add(node.value)
     return sorted(found)
+
+
+def forbidden_uses(module: str, names: Sequence[str], within: Sequence[str] | str = ()) -> list[str]:
+    """Where the student's code, from ``within`` (names in ``module``; default all of it) and
+    through every module of the submission it reaches, uses one of ``names`` or hides what it
+    uses (``getattr(F, name)``, ``eval``, torch's dispatch internals): ``["helpers.py, line 3:
+    from torch.nn.functional import conv2d as c (torch.nn.functional.conv2d)"]``.  ``names`` as
+    for the ``forbid`` marker."""
+    from . import sourcecheck
+    from .remote import current_session
+
+    session = current_session()
+    if session is None or session.submission_dir is None:
+        raise RuntimeError("forbidden_uses() needs the student fixture")
+    submission = sourcecheck.Submission(session.submission_dir, sorted(session.exercises))
+    within = (within,) if isinstance(within, str) else tuple(within)
+    return [f"{f.where()} ({f.what})" for f in submission.findings(sourcecheck.Rules(names), module, within)]

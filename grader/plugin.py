@@ -7,8 +7,11 @@ Markers a suite uses:
     exercise(name)      which exercise (module) a test belongs to
     points(n)           what passing the test is worth (default 1)
     visibility(v)       Gradescope's: visible, hidden, after_due_date, after_published
-    forbid(*names)      functions the student must not call ("torch.nn.functional.conv2d",
-                        or an aten op such as "aten.convolution")
+    forbid(*names, within=...)
+                        functions the student must not call ("torch.nn.functional.conv2d",
+                        or an aten op such as "aten.convolution"), caught when called and
+                        by reading the code reached from ``within`` (names in the test's
+                        exercise module; default: the whole module)
     call_timeout(s)     seconds each call into student code may take
     gpu                 needs CUDA; skipped (and worth nothing) without it
 """
@@ -34,7 +37,8 @@ _MARKERS = (
     "exercise(name): the exercise (student module) this test grades",
     "points(n): points for passing this test (default 1)",
     "visibility(v): Gradescope visibility: visible, hidden, after_due_date, after_published",
-    "forbid(*names): functions student code must not call during this test",
+    "forbid(*names, within=None): functions student code must not call or reach (within: the "
+    "functions of the exercise's module the test is about; default: all of it)",
     "call_timeout(seconds): time limit for each call into student code",
     "gpu: needs CUDA; skipped, and worth nothing, without it",
 )
@@ -208,6 +212,8 @@ class GradingPlugin:
         forked from `grader run`'s template session (grader.judges)."""
         from .submissions import prepare_for_plugin
 
+        # The submission's modules as the static half of forbid reads them, and its verdicts.
+        self.sources, self.source_verdicts = None, {}
         if self.config.getoption("--grader-prepared"):
             self.submission_dir, self.problems = prepare_for_plugin(raw)  # prepared by `grader run`
         else:
@@ -261,6 +267,7 @@ class GradingPlugin:
         if self.session is None:
             self.session = self._make_session()
         item = request.node
+        self._read_for_forbidden(item)
         forbid = [str(n) for m in item.iter_markers("forbid") for n in m.args]
         mark = item.get_closest_marker("call_timeout")
         timeout = float(mark.args[0]) if mark and mark.args else None
@@ -270,6 +277,25 @@ class GradingPlugin:
             yield Student(self.session)
         finally:
             _current.remove(self.session)
+
+    def _read_for_forbidden(self, item: pytest.Item) -> None:
+        """The static half of ``forbid``: a test whose code reaches a forbidden function (or
+        hides what it reaches) fails before any call, whatever the worker would say."""
+        for mark in item.iter_markers("forbid"):
+            within = mark.kwargs.get("within") or ()
+            within = (within,) if isinstance(within, str) else tuple(within)
+            key = (exercise_of(item), within, tuple(str(n) for n in mark.args))
+            if key not in self.source_verdicts:
+                self.source_verdicts[key] = self._static_verdict(*key)
+            if self.source_verdicts[key]:
+                raise SettledFailure(self.source_verdicts[key])
+
+    def _static_verdict(self, module: str, within: tuple, names: tuple) -> str:
+        from . import sourcecheck
+
+        if self.sources is None:
+            self.sources = sourcecheck.Submission(self.submission_dir, sorted(self.exercises))
+        return sourcecheck.verdict(self.sources, module, names, within)
 
     @pytest.fixture
     def worker_path(self, request: pytest.FixtureRequest) -> Path:

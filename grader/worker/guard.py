@@ -111,12 +111,6 @@ def _with_defaults(handler: Callable, banned: tuple, **extra: Any) -> Callable:
     return FunctionType(handler.__code__, handler.__globals__, handler.__name__, tuple(defaults))
 
 
-def _handler_class(attribute: str, handler: Callable) -> type:
-    """A class with no ``__dict__`` on its instances whose only method is ``handler``."""
-    return _Sealed("ForbidHandler", (), {"__slots__": (), attribute: handler,
-                                         "__module__": __name__})
-
-
 def _aten_overloads(name: str) -> list:
     """Every overload of ``aten.<op>``: the objects torch hands a dispatch handler."""
     packet = getattr(torch.ops.aten, name.split(".", 1)[1], None)
