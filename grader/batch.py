@@ -20,20 +20,20 @@ from __future__ import annotations
 import gc
 import json
 import os
-import select
-import signal
 import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assignment import Assignment
-from .judges import JudgeTemplate
-from .progress import Progress
 from . import reporters
-from .ledger import Ledger, ResumeStore, STATE_FOLDER, plan
-from .results import SubmissionResult, error_result, from_judge_report
+from .assignment import Assignment
+from .host import GradingHost
+from .judges import JudgeTemplate
+from .ledger import STATE_FOLDER, Ledger, ResumeStore, plan
+from .pool import Judge, JudgePool, Task
+from .progress import Progress
+from .results import SubmissionResult, error_result, from_judge_report, merge_reports
 from .submissions import Submission, discover, prepare
 
 
@@ -106,335 +106,165 @@ def cpu_slots(jobs: int, cpus: list[int]) -> list[int | None]:
     return list(cpus[:jobs])
 
 
-class _Running:
-    """A forked judge: waiting at its gate (a standby), then grading on a slot."""
-
-    def __init__(self, item: tuple, pid: int, report: Path, log: Path, gate: int):
-        self.item = item  # (submission, shard number, its suite files): what it grades
-        self.sub, self.pid, self.report, self.log, self.gate = item[0], pid, report, log, gate
-        self.slot = 0
-        self.started = time.monotonic()
-        self.timed_out = False
-        self.pidfd: int | None = None
-        self.status: int | None = None  # once reaped
-
-    def go(self, slot: int, cpu: int | None) -> None:
-        """Open its gate: from now on it grades, on ``cpu``, against its budget."""
-        self.slot, self.started = slot, time.monotonic()
-        try:
-            os.write(self.gate, b"go %s\n" % (b"-" if cpu is None else str(cpu).encode()))
-        except OSError:
-            pass  # it is already gone; its exit status tells why
-
-    def finished(self) -> bool:
-        """Whether it said ``done`` or exited (reaping it then)."""
-        if self.poll():
-            return True
-        try:
-            said = os.read(self.gate, 64)  # non-blocking: b"" once it is gone
-        except BlockingIOError:
-            return False
-        except OSError:
-            said = b""
-        if not said.startswith(b"done"):
-            self.wait()  # the gate closed without a word: it died; reap it
-        return True
-
-    def poll(self) -> bool:
-        if self.status is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = self.pid, 0
-            if pid:
-                self.status = status
-        return self.status is not None
-
-    def wait(self) -> int:
-        """Its exit status, waiting for its exit if need be."""
-        if self.status is None:
-            try:
-                _, self.status = os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                self.status = 0
-        return self.status
-
-    def close(self) -> None:
-        if self.gate is not None:
-            os.close(self.gate)
-            self.gate = None
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
-
-
 def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
-    stream = stream or sys.stdout
+    """Grade every submission: plan what is left, set the warm host up, and
+    let a judge pool grade it, each result going to the ledger."""
     t0 = time.monotonic()
-    from . import sandbox
-    from .forkserver import Scratch, ZygoteLost
-
     assignment = Assignment.locate(opts.assignment)
-    subs = discover(opts.submissions)
-    subs = [Submission(s.name, s.source.absolute(), s.slug) for s in subs]
+    subs = [Submission(s.name, s.source.absolute(), s.slug) for s in discover(opts.submissions)]
     out = Path(opts.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     store = ResumeStore(out / STATE_FOLDER, assignment.version())
     kept, pending = plan(subs, store, opts.resume)
-
-    scratch = Scratch.create()
-    # torch's compiler caches (created by importing torch._dynamo) go to the
-    # scratch folder too.
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(scratch.work / "torchinductor")
-    home = os.getcwd()
-    protections: list[str] = []
-    zygote = None
+    warm = warm_up_wanted(opts.warm_up, len(pending), opts.jobs)
     progress = None
-    try:
-        # The fork server loads torch in its own interpreter while this one
-        # does the same below: on a cold start the two imports overlap.
-        if opts.isolation == "process" and pending:
-            zygote, protections = sandbox.launch_zygote(scratch)
-        elif opts.isolation == "inline":
-            protections = ["none: student code runs inside the judge (--isolation inline)"]
-        # Everything below runs in the scratch folder: whatever pytest, its
-        # plugins or hypothesis leave in the current folder is removed with it.
-        os.chdir(scratch.root)
-        import torch
-
-        torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
-        sandbox.warm_up_judge()
-        assignment.collect()
-        if warm_up_wanted(opts.warm_up, len(pending), opts.jobs):
-            problem = assignment.warm_up(budget=opts.submission_timeout)
-            if problem:
-                # Students are judged against that reference: say so, and how to see why.
-                print(f"grader: warning: {problem}; grading goes on. See which tests with:\n"
-                      f"  python -m pytest {assignment.suites} --grader-submission "
-                      f"{assignment.root / 'solutions'} --grader-isolation inline", file=sys.stderr)
-        exercises = assignment.exercises
-        max_cpu = assignment.max_by_exercise(gpu=False)
-
-        ledger = Ledger(out, subs, exercises, store, reporters.chosen(["junit.xml"] if opts.junit else []))
-        ledger.restore(kept)
-        progress = Progress(len(subs), 0, stream)
-        for result in ledger.ordered():
-            progress.advance(result, cached=True)
-
-        def finish(sub: Submission, result: SubmissionResult, keep: bool = True) -> None:
-            ledger.record(sub, result, keep)
-            progress.advance(result)
-        template = JudgeTemplate(assignment, opts.isolation, opts.call_timeout, zygote,
-                                 placeholder=scratch.subs / ".template")
-        running: dict[int, _Running] = {}
-        slots = cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0)))
-        free = list(range(len(slots)))
-        # Fewer submissions than job slots (a cold start, a late regrade): each
-        # one's suites are split among several judges, so no core idles.
-        shards = _shards(assignment, opts.jobs // len(pending)) if 0 < len(pending) < opts.jobs else [None]
-        queue = [(sub, i, files) for sub in pending for i, files in enumerate(shards)]
-        finished: dict[str, list[_Running]] = {}
-        standby: _Running | None = None
-        exiting: list[_Running] = []  # done, not yet reaped
-        attempts: dict[str, int] = {}
-        restarts = 0
-        failures: list[tuple[str, str]] = []
-
-        def fork_next() -> _Running | None:
-            """Prepare the next queued submission and fork its judge, held at
-            its gate; None when the queue is empty."""
-            nonlocal queue
-            while queue:
-                sub, part, files = queue.pop(0)
-                prepared = scratch.subs / sub.slug
-                if part == 0 and not prepared.exists():
-                    try:
-                        prepare(sub.source, prepared)
-                    except Exception as exc:  # noqa: BLE001 - never lose the row
-                        queue = [q for q in queue if q[0] is not sub]
-                        finish(sub, error_result(sub.name, sub.slug, exercises,
-                                                 f"the submission could not be read: {exc}", max_cpu))
-                        continue
-                stem = sub.slug if files is None else f"{sub.slug}.part{part}"
-                report, log = scratch.judges / f"{stem}.report.json", scratch.judges / f"{stem}.log"
-                report.unlink(missing_ok=True)  # an earlier attempt's
-                sys.stdout.flush()
-                ours, theirs = socket.socketpair()
-                pid = os.fork()
-                if pid == 0:
-                    ours.close()
-                    for other in running.values():  # the other judges' gates and pidfds
-                        other.close()
-                    template.judge(prepared, report, log, theirs.detach(), files)
-                theirs.close()
-                ours.setblocking(False)
-                return _Running((sub, part, files), pid, report, log, ours.detach())
-            return None
-
-        def start(job: _Running) -> None:
-            slot = free.pop(0)
-            job.go(slot, slots[slot])
-            running[job.pid] = job
-
-        def grade_all() -> None:
-            """Runs inside the template session: judges fork from here."""
-            nonlocal standby
-            # Everything made so far lives as long as the parent: keep it out
-            # of the collector's way in every judge forked from here (and keep
-            # its pages shared, since a collection writes to every object it visits).
-            gc.collect()
-            gc.freeze()
-            if zygote is not None:
-                try:
-                    zygote.wait_ready()
-                except ZygoteLost:
-                    pass  # each judge finds it gone; the failure path restarts it
-            try:
-                grade_queue()
-            finally:
-                for job in [*running.values(), *([standby] if standby is not None else [])]:
-                    _discard(job)
-                for job in exiting:
-                    job.wait()
-
-        def grade_queue() -> None:
-            nonlocal standby
-            while queue or running or standby is not None:
-                # Fill the free slots (the standby first), then fork the next
-                # judge, to set itself up while these grade.
-                while free and (standby is not None or queue):
-                    job, standby = standby or fork_next(), None
-                    if job is None:
-                        break
-                    start(job)
-                if standby is None and queue:
-                    standby = fork_next()
-                if not running:
-                    continue
-                exiting[:] = [j for j in exiting if not j.poll()]
-                pid = _wait_any(running, opts.submission_timeout, progress.interval)
-                progress.tick()
-                if pid is None:
-                    continue
-                job = running.pop(pid)
-                free.append(job.slot)
-                if standby is not None:
-                    start(standby)  # it grades while this one's results are written
-                    standby = None
-                job.close()
-                if job.status is None:
-                    exiting.append(job)
-                parts = finished.setdefault(job.sub.slug, [])
-                parts.append(job)
-                if len(parts) < len(shards):
-                    continue
-                del finished[job.sub.slug]
-                if zygote is not None:
-                    zygote.kill_tag(job.sub.slug)  # whatever its judges left running
-                elapsed = time.monotonic() - min(j.started for j in parts)
-                try:
-                    result = _collect(parts, exercises, max_cpu, elapsed, opts, assignment)
-                except JudgeFailed as exc:
-                    regrade(job.sub, str(exc), elapsed)
-                    continue
-                finish(job.sub, result)
-
-        def regrade(sub: Submission, why: str, elapsed: float) -> None:
-            """The grader failed this submission: restart the fork server if
-            it is gone, and grade the submission again; past MAX_ATTEMPTS,
-            its row says so and nothing is kept for resuming."""
-            nonlocal standby, restarts
-            if zygote is not None and not zygote.alive() and restarts < MAX_RESTARTS:
-                restarts += 1
-                print(f"grader: the worker fork server stopped ({why}); restarting it", file=sys.stderr)
-                try:
-                    zygote.restart()
-                except ZygoteLost as exc:
-                    print(f"grader: {exc}", file=sys.stderr)
-                if standby is not None:  # forked with the old server: fork it again
-                    queue.insert(0, standby.item)
-                    _discard(standby)
-                    standby = None
-            attempts[sub.slug] = attempts.get(sub.slug, 1) + 1
-            if attempts[sub.slug] <= MAX_ATTEMPTS:
-                queue[:0] = [(sub, i, files) for i, files in enumerate(shards)]
-                return
-            failures.append((sub.name, why))
-            message = (f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
-                       "This is not your fault: your instructor will grade it again.")
-            finish(sub, error_result(sub.name, sub.slug, exercises, message, max_cpu, elapsed), keep=False)
-
-        if queue:
-            template.run(grade_all)
-    finally:
-        if progress is not None:
-            progress.close()
-        if zygote is not None:
-            zygote.stop()
-        os.chdir(home)
-        scratch.remove()
-
+    with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
+        try:
+            ledger = Ledger(out, subs, assignment.exercises, store,
+                            reporters.chosen(["junit.xml"] if opts.junit else []))
+            ledger.restore(kept)
+            progress = Progress(len(subs), 0, stream or sys.stdout)
+            for result in ledger.ordered():
+                progress.advance(result, cached=True)
+            grading = ClassGrading(host, ledger, progress, opts)
+            if pending:
+                grading.template.run(lambda: grading.run(pending))
+        finally:
+            if progress is not None:
+                progress.close()
     ledger.close()
     ordered = ledger.ordered()
-    gpu = any(r.gpu_lane for r in ordered)
-    return BatchOutcome(ordered, exercises, gpu, protections, time.monotonic() - t0, failures)
+    return BatchOutcome(ordered, assignment.exercises, any(r.gpu_lane for r in ordered), host.protections,
+                        time.monotonic() - t0, grading.failures)
 
 
-def _wait_any(running: dict[int, _Running], budget: float, tick: float) -> int | None:
-    """A judge that has finished (said ``done``, or exited), or one killed
-    for running past its budget; None after ``tick`` seconds with neither
-    (time to redraw the progress bar).
+class ClassGrading:
+    """Turns finished judges into results: collects a submission's reports
+    (all its shards), and grades it again when the grader failed it."""
 
-    The wait sleeps in the kernel until a judge speaks or exits (its gate
-    and a pidfd per judge), so this process does not wake up while judges
-    work: at -j N every CPU is a judge's, and a poll every few milliseconds
-    would preempt one each time.
-    """
-    now = time.monotonic()
-    for job in running.values():
-        if now - job.started > budget:
-            try:
-                os.killpg(job.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            job.wait()
-            job.timed_out = True
-            return job.pid
-    for job in running.values():
-        if job.finished():
-            return job.pid
-    first_deadline = min((job.started + budget for job in running.values()), default=now + tick)
-    timeout = max(0.0, min(tick, first_deadline - now))
-    poller = select.poll()
-    for job in running.values():
-        poller.register(job.gate, select.POLLIN)
-        if job.pidfd is None and hasattr(os, "pidfd_open"):
-            try:
-                job.pidfd = os.pidfd_open(job.pid)
-            except OSError:
-                pass
-        if job.pidfd is not None:
-            poller.register(job.pidfd, select.POLLIN)
-    poller.poll(timeout * 1000)
-    for job in running.values():
-        if job.finished():
-            return job.pid
-    return None
+    def __init__(self, host: GradingHost, ledger: Ledger, progress: Progress, opts: BatchOptions):
+        self.host, self.ledger, self.progress, self.opts = host, ledger, progress, opts
+        self.assignment = host.assignment
+        self.max_cpu = self.assignment.max_by_exercise(gpu=False)
+        self.template = JudgeTemplate(self.assignment, opts.isolation, opts.call_timeout, host.zygote,
+                                      placeholder=host.scratch.subs / ".template")
+        self.pool = JudgePool(cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0))),
+                              opts.submission_timeout, self._fork)
+        self.shards: list[tuple[str, ...] | None] = [None]
+        self.parts: dict[str, list[Judge]] = {}
+        self.attempts: dict[str, int] = {}
+        self.failures: list[tuple[str, str]] = []
 
-
-def _discard(job: _Running) -> None:
-    """Stop a judge the run no longer waits for (an interrupted run, or a
-    standby that never got its turn), and reap it."""
-    job.close()
-    for kill in (os.killpg, os.kill):
+    def run(self, pending: list[Submission]) -> None:
+        """Runs inside the template session: judges fork from here."""
+        # Fewer submissions than job slots (a cold start, a late regrade): each
+        # one's suites are split among several judges, so no core idles.
+        if len(pending) < self.opts.jobs:
+            self.shards = _shards(self.assignment, self.opts.jobs // len(pending))
+        for sub in pending:
+            self.pool.submit(self._tasks(sub))
+        # Everything made so far lives as long as the parent: keep it out of
+        # the collector's way in every judge forked from here (and keep its
+        # pages shared, since a collection writes to every object it visits).
+        gc.collect()
+        gc.freeze()
+        self.host.wait_ready()
         try:
-            kill(job.pid, signal.SIGKILL)
-        except OSError:
-            pass
-    job.wait()
+            while self.pool.busy():
+                judge = self.pool.next_done(self.progress.interval)
+                self.progress.tick()
+                if judge is not None:
+                    self._judged(judge)
+        finally:
+            self.pool.shutdown()
+
+    def _tasks(self, sub: Submission) -> list[Task]:
+        return [Task(sub.slug, i, files, sub) for i, files in enumerate(self.shards)]
+
+    def _fork(self, task: Task, others: list[Judge]) -> Judge | None:
+        """Prepare the task's submission (once) and fork its judge, held at its gate."""
+        sub: Submission = task.payload
+        scratch = self.host.scratch
+        prepared = scratch.subs / sub.slug
+        if task.part == 0 and not prepared.exists():
+            try:
+                prepare(sub.source, prepared)
+            except Exception as exc:  # noqa: BLE001 - never lose the row
+                self.pool.cancel(task.key)
+                self._settle(sub, error_result(sub.name, sub.slug, self.assignment.exercises,
+                                               f"the submission could not be read: {exc}", self.max_cpu))
+                return None
+        stem = sub.slug if task.files is None else f"{sub.slug}.part{task.part}"
+        report, log = scratch.judges / f"{stem}.report.json", scratch.judges / f"{stem}.log"
+        report.unlink(missing_ok=True)  # an earlier attempt's
+        sys.stdout.flush()
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            for other in others:  # the other judges' gates and pidfds
+                other.close()
+            self.template.judge(prepared, report, log, theirs.detach(),
+                                list(task.files) if task.files is not None else None)
+        theirs.close()
+        ours.setblocking(False)
+        return Judge(task, pid, ours.detach(), report, log)
+
+    def _judged(self, judge: Judge) -> None:
+        sub: Submission = judge.task.payload
+        parts = self.parts.setdefault(sub.slug, [])
+        parts.append(judge)
+        if len(parts) < len(self.shards):
+            return
+        del self.parts[sub.slug]
+        if self.host.zygote is not None:
+            self.host.zygote.kill_tag(sub.slug)  # whatever its judges left running
+        elapsed = time.monotonic() - min(j.started for j in parts)
+        try:
+            result = self._collect(sub, parts, elapsed)
+        except JudgeFailed as exc:
+            self._regrade(sub, str(exc), elapsed)
+            return
+        self._settle(sub, result)
+
+    def _collect(self, sub: Submission, parts: list[Judge], elapsed: float) -> SubmissionResult:
+        exercises = self.assignment.exercises
+        reports = []
+        for judge in sorted(parts, key=lambda j: str(j.report)):
+            report = _read_report(judge, self.opts)
+            if isinstance(report, str):
+                return error_result(sub.name, sub.slug, exercises, report, self.max_cpu, elapsed)
+            reports.append(report)
+        order = {t.nodeid: i for i, t in enumerate(self.assignment.tests)}
+        try:
+            return from_judge_report(sub.name, sub.slug, exercises, merge_reports(reports, order),
+                                     self.max_cpu, elapsed)
+        except Exception as exc:  # noqa: BLE001
+            return error_result(sub.name, sub.slug, exercises, f"unreadable judge report ({exc})",
+                                self.max_cpu, elapsed)
+
+    def _regrade(self, sub: Submission, why: str, elapsed: float) -> None:
+        """The grader failed this submission: restart the fork server if it
+        is gone, and grade the submission again; past MAX_ATTEMPTS, its row
+        says so and nothing is kept for resuming."""
+        if self.host.revive(why, MAX_RESTARTS):
+            self.pool.refork_standby()  # forked with the old server
+        self.attempts[sub.slug] = self.attempts.get(sub.slug, 1) + 1
+        if self.attempts[sub.slug] <= MAX_ATTEMPTS:
+            self.pool.submit(self._tasks(sub), first=True)
+            return
+        self.failures.append((sub.name, why))
+        message = (f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
+                   "This is not your fault: your instructor will grade it again.")
+        self._settle(sub, error_result(sub.name, sub.slug, self.assignment.exercises, message,
+                                       self.max_cpu, elapsed), keep=False)
+
+    def _settle(self, sub: Submission, result: SubmissionResult, keep: bool = True) -> None:
+        self.ledger.record(sub, result, keep)
+        self.progress.advance(result)
 
 
-def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
+def _shards(assignment: Assignment, n: int) -> list[tuple[str, ...] | None]:
     """The suite files in n groups of about equal test count (each file whole,
     so its tests keep their order and their worker)."""
     counts: dict[str, int] = {}
@@ -450,10 +280,10 @@ def _shards(assignment: Assignment, n: int) -> list[list[str] | None]:
         i = sizes.index(min(sizes))
         groups[i].append(path)
         sizes[i] += count
-    return [sorted(g) for g in groups]
+    return [tuple(sorted(g)) for g in groups]
 
 
-def _read_report(job: _Running, opts: BatchOptions) -> dict | str:
+def _read_report(job: Judge, opts: BatchOptions) -> dict | str:
     """A judge's report, or why there is none when the submission caused
     that (it ran past its budget); raises :class:`JudgeFailed` when the
     grader did (judges never run student code, so a judge that ended
@@ -475,28 +305,3 @@ def _read_report(job: _Running, opts: BatchOptions) -> dict | str:
     if report.get("grader_failure"):
         raise JudgeFailed(str(report["grader_failure"])[:300])
     return report
-
-
-def _collect(parts: list[_Running], exercises: list[str], max_cpu: dict[str, float],
-             elapsed: float, opts: BatchOptions, assignment: Assignment) -> SubmissionResult:
-    sub = parts[0].sub
-    reports = []
-    for job in sorted(parts, key=lambda j: str(j.report)):
-        report = _read_report(job, opts)
-        if isinstance(report, str):
-            return error_result(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
-        reports.append(report)
-    if len(reports) == 1:
-        report = reports[0]
-    else:
-        order = {t.nodeid: i for i, t in enumerate(assignment.tests)}
-        tests = [t for r in reports for t in r.get("tests", []) if type(t) is dict]
-        report = {
-            "tests": sorted(tests, key=lambda t: order.get(str(t.get("nodeid")), len(order))),
-            "collect_errors": [e for r in reports for e in r.get("collect_errors", [])],
-            "gpu_available": any(r.get("gpu_available") for r in reports),
-        }
-    try:
-        return from_judge_report(sub.name, sub.slug, exercises, report, max_cpu, elapsed)
-    except Exception as exc:  # noqa: BLE001
-        return error_result(sub.name, sub.slug, exercises, f"unreadable judge report ({exc})", max_cpu, elapsed)

@@ -73,6 +73,20 @@ class SubmissionResult:
         return cls(**{**d, "tests": tests})
 
 
+def merge_reports(reports: list[dict], order: dict[str, int]) -> dict:
+    """One report from the reports of a submission's shards (judges that
+    each ran some suite files), its tests in the suites' order (``order``:
+    node id -> position)."""
+    if len(reports) == 1:
+        return reports[0]
+    tests = [t for r in reports for t in r.get("tests", []) if type(t) is dict]
+    return {
+        "tests": sorted(tests, key=lambda t: order.get(str(t.get("nodeid")), len(order))),
+        "collect_errors": [e for r in reports for e in r.get("collect_errors", [])],
+        "gpu_available": any(r.get("gpu_available") for r in reports),
+    }
+
+
 def from_judge_report(name: str, slug: str, exercises: list[str], report: dict,
                       max_by_exercise: dict[str, float], elapsed: float) -> SubmissionResult:
     """Validate the plugin's report and build the result (unknown fields ignored)."""
