@@ -24,9 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import cgroups
 from .forkserver import Scratch, Zygote
-from .worker import landlock
-from .worker.limits import readable_roots
+from .worker import landlock, seccomp
+from .worker.limits import data_limit_applies, readable_roots
 
 
 def mode() -> str:
@@ -129,21 +130,60 @@ def bwrap_command(scratch: Scratch) -> list[str]:
     return cmd
 
 
-def protections(use_bwrap: bool) -> list[str]:
+def protections(use_bwrap: bool, caps: cgroups.Sandbox | None = None) -> list[str]:
+    """Each layer a run's workers get here, as they get it on this kernel
+    (``caps``: the run's cgroups)."""
+    limits = worker_limits()
+    memory_mib = limits["memory_mib"] if data_limit_applies() else None
     out = []
     if use_bwrap:
         out.append("bubblewrap: own user/PID/network/mount namespaces, read-only system, "
                    "reference and suites not visible, uid 65534")
     ll = landlock.abi_version()
-    if ll and worker_limits()["landlock"]:
-        out.append(f"landlock (ABI {ll}): each worker reads only the system and its own submission, "
-                   "writes only its scratch folder, no TCP, no signals out")
-    from .worker import seccomp
-
-    if seccomp.supported() and worker_limits()["seccomp"]:
-        out.append("seccomp: no fork/exec, no internet sockets, no chmod/chown/mount/ptrace")
-    out.append("rlimits: memory, CPU time, file size, open files; wall-clock kill per call")
+    if ll and limits["landlock"]:
+        out.append(_landlock_line(ll))
+    if seccomp.supported() and limits["seccomp"]:
+        out.append("seccomp: " + _seccomp_line(memory_mib is not None))
+    out.append(_rlimits_line(use_bwrap, memory_mib))
+    trees = caps.trees if caps else []
+    out += cgroups.task_caps(trees, use_bwrap) + cgroups.memory_caps(trees, use_bwrap, memory_mib)
+    if not cgroups.task_caps(trees, use_bwrap) and not _nproc_binds(use_bwrap):
+        out.append(f"no cap on a worker's threads: {_NO_TASK_CAP}")
     return out
+
+
+def _landlock_line(abi: int) -> str:
+    what = "each worker reads only the system and its own submission, writes only its scratch folder"
+    if abi >= 4:
+        what += ", no TCP"
+    if abi >= 6:
+        what += ", no signals to or abstract sockets of processes outside it"
+    return f"landlock (ABI {abi}): {what}"
+
+
+def _seccomp_line(memory_rules: bool) -> str:
+    line = ("no fork/exec, no internet sockets, no chmod/chown/mount/ptrace; signals, "
+            "limits, priorities and CPU affinity only on the worker itself")
+    if memory_rules:
+        line += "; no memfd, shared anonymous or SysV shared memory"
+    return line
+
+
+def _rlimits_line(use_bwrap: bool, memory_mib: int | None) -> str:
+    memory = f"data {memory_mib} MiB above torch" if memory_mib else "no data limit (GPU machine)"
+    line = f"rlimits: {memory}, CPU time, file size, open files"
+    if _nproc_binds(use_bwrap):
+        line += f", at most {cgroups.run_tasks()} tasks for the sandbox's user (RLIMIT_NPROC)"
+    return line + "; wall-clock kill per call"
+
+
+_NO_TASK_CAP = ("no writable pids cgroup here, and RLIMIT_NPROC binds only inside bubblewrap "
+                "run by a user other than root")
+
+
+def _nproc_binds(use_bwrap: bool) -> bool:
+    """RLIMIT_NPROC binds inside bubblewrap, unless its uid is root outside (see limits.nproc_binds)."""
+    return use_bwrap and os.geteuid() != 0
 
 
 def start_zygote(scratch: Scratch) -> Zygote:
@@ -161,11 +201,12 @@ def launch_zygote(scratch: Scratch) -> tuple[Zygote, list[str]]:
     if m == "bwrap" and not use_bwrap:
         raise RuntimeError("GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
                            "install it (apt-get install bubblewrap) or run `grader doctor`")
-    wrap = bwrap_command(scratch) if use_bwrap else None
+    caps = cgroups.Sandbox.create()
+    wrap = caps.wrap(bwrap_command(scratch) if use_bwrap else None)
     cache = "/tmp/torchinductor" if use_bwrap else str(scratch.work / "torchinductor")
     zygote = Zygote.start(scratch, worker_limits(use_bwrap, str(scratch.work)), sandbox_env(cache),
                           preload=preload_modules(), wrap=wrap)
-    prot = protections(use_bwrap)
+    prot = protections(use_bwrap, caps)
     if m == "none":
         prot = ["rlimits and a separate process only (GRADER_SANDBOX=none): NOT isolated from this machine"]
     elif not use_bwrap and not landlock.abi_version():
@@ -181,8 +222,28 @@ def doctor() -> list[tuple[str, bool, str]]:
                  shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"))
     abi = landlock.abi_version()
     rows.append(("landlock", abi > 0, f"ABI {abi}" if abi else "kernel without Landlock"))
+    rows += _cap_rows(mode() in ("auto", "bwrap") and bwrap_works())
     rows.append(("python -I", True, sys.executable))
     import importlib.util
 
     rows.append(("torchvision", importlib.util.find_spec("torchvision") is not None, "preloaded in workers"))
+    return rows
+
+
+def _cap_rows(use_bwrap: bool) -> list[tuple[str, bool, str]]:
+    """seccomp, and what caps a worker's tasks and memory here (a run's
+    cgroups are made and removed to see)."""
+    memory_mib = worker_limits()["memory_mib"] if data_limit_applies() else None
+    rows = [("seccomp", seccomp.supported(), _seccomp_line(memory_mib is not None) if seccomp.supported()
+             else "not x86-64 Linux: no system-call filter")]
+    trees = cgroups.probe()
+    tasks = cgroups.task_caps(trees, use_bwrap)
+    if _nproc_binds(use_bwrap):
+        tasks.append(f"RLIMIT_NPROC: at most {cgroups.run_tasks()} tasks for the sandbox's user")
+    rows.append(("task cap", bool(tasks), "; ".join(tasks) or f"none: {_NO_TASK_CAP}"))
+    memory = cgroups.memory_caps(trees, use_bwrap, memory_mib)
+    if memory_mib:
+        memory.insert(0, f"RLIMIT_DATA: {memory_mib} MiB above torch (private memory only)")
+    rows.append(("memory cap", bool(memory), "; ".join(memory) or "none: a GPU machine has no data "
+                 "limit, and no memory cgroup is writable"))
     return rows

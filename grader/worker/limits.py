@@ -48,6 +48,38 @@ def _unshare_network() -> bool:
         return False
 
 
+def nproc_binds() -> bool:
+    """Whether RLIMIT_NPROC can cap this sandbox: inside bubblewrap's user
+    namespace (one uid mapped), where it counts the sandbox's tasks only,
+    and only if that uid is not root outside (root is exempt)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            rows = [line.split() for line in f.read().splitlines()]
+    except OSError:
+        return False
+    return len(rows) == 1 and rows[0][2:] == ["1"] and rows[0][1] != "0"
+
+
+def data_limit_applies() -> bool:
+    """RLIMIT_DATA (and the seccomp rules and memory cgroup that go with
+    it) is skipped on a machine with a GPU: see apply_in_child."""
+    return not glob.glob("/dev/nvidia*")
+
+
+def _task_and_memory_caps(memory_mib: int | None) -> list[str]:
+    """A thread storm must not take the machine's pids, nor shared memory
+    its RAM: RLIMIT_NPROC where it binds, and this worker's own cgroup
+    where the grader made the run's (grader.cgroups), joined while this
+    process may still write there (before Landlock)."""
+    from .. import cgroups
+
+    caps = []
+    if nproc_binds():
+        _set(resource.RLIMIT_NPROC, cgroups.run_tasks())
+        caps.append("RLIMIT_NPROC")
+    return caps + [f"cgroup {cap}" for cap in cgroups.join_worker(memory_mib)]
+
+
 def readable_roots() -> list[str]:
     """What a worker may read: the system, the Python installation, the grader package."""
     roots = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
@@ -97,6 +129,7 @@ def apply_in_child(
     _set(resource.RLIMIT_FSIZE, file_mib * MiB)
     _set(resource.RLIMIT_NOFILE, nofile)
     active.append("rlimits")
+    active += _task_and_memory_caps(None if gpus else memory_mib)
     if landlock:
         from . import landlock as ll
 
