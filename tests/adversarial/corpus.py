@@ -344,6 +344,100 @@ for s in control_sockets():
 import os
 raise RuntimeError("my environment: " + repr(dict(os.environ)))'''), "double"),
 
+    # ---- acting outside itself (issue 15): each returns the right answer
+    # only if the kernel let it touch another process or escape a cap, and
+    # most do real damage when they succeed.
+    "prlimits_the_fork_server": (in_double('''
+import os, resource
+try:
+    resource.prlimit(os.getppid(), resource.RLIMIT_CPU, (1, 1))
+except OSError:
+    ''' + WRONG + '''
+return x * 2'''), "double"),
+    "nudges_its_siblings": (in_double('''
+import os, resource
+me, parent = os.getpid(), os.getppid()
+family = [parent]
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != me:
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+                family.append(int(entry))
+        except (OSError, ValueError):
+            pass
+done = 0
+for pid in family:
+    for act in (lambda p: os.sched_setaffinity(p, {min(os.sched_getaffinity(0))}),
+                lambda p: os.setpriority(os.PRIO_PROCESS, p, 19),
+                lambda p: resource.prlimit(p, resource.RLIMIT_NOFILE, (4, 4))):
+        try:
+            act(pid)
+            done += 1
+        except OSError:
+            pass
+if done:
+    return x * 2
+''' + WRONG), "double"),
+    "kills_every_process": (in_double('''
+import os, signal
+for target in (-1, -os.getpgid(os.getppid())):
+    try:
+        os.kill(target, signal.SIGKILL)
+        return x * 2
+    except OSError:
+        pass
+''' + WRONG), "double"),
+    "memfd_growth": (in_double('''
+import os, resource
+if not hasattr(double, "k"):  # grow once per worker, keep it, and answer alike after
+    double.k = 3
+    limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    used = int([l for l in open("/proc/self/status") if l.startswith("VmData")][0].split()[1]) << 10
+    goal = (2 << 30 if limit == resource.RLIM_INFINITY else limit - used) + (256 << 20)
+    block, fds = b"m" * (32 << 20), []
+    try:
+        while len(fds) * len(block) < goal:
+            fd = os.memfd_create("hog")
+            os.write(fd, block)
+            fds.append(fd)
+        double.k = 2  # more than the data limit leaves, and nobody said no
+    except OSError:
+        pass
+return x * double.k'''), "double"),
+    "shared_anonymous_growth": (in_double('''
+import mmap, resource
+if not hasattr(double, "k"):
+    double.k, double.maps = 3, []
+    limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    used = int([l for l in open("/proc/self/status") if l.startswith("VmData")][0].split()[1]) << 10
+    goal = (2 << 30 if limit == resource.RLIM_INFINITY else limit - used) + (256 << 20)
+    block = b"s" * (64 << 20)
+    try:
+        while len(double.maps) * (256 << 20) < goal:
+            m = mmap.mmap(-1, 256 << 20)
+            for off in range(0, len(m), len(block)):
+                m[off:off + len(block)] = block
+            double.maps.append(m)
+        double.k = 2
+    except OSError:
+        pass
+return x * double.k'''), "double"),
+    "thread_storm": (in_double('''
+import _thread, threading, time
+if not hasattr(double, "k"):
+    double.k, started = 3, 0
+    threading.stack_size(64 * 1024)  # small stacks: the data limit is not what stops it
+    try:
+        while started < 20000:
+            _thread.start_new_thread(time.sleep, (60,))
+            started += 1
+        double.k = 2
+    except RuntimeError:
+        pass
+return x * double.k'''), "double"),
+
     # ---- breaking the batch
     "non_utf8_source": ({"mini.py": b"\xff\xfe def double(x):\n    return x\n", "other.py": OTHER}, "module"),
     "symlink_to_passwd": ({"other.py": OTHER, "@mini.py": "/etc/passwd"}, "module"),
