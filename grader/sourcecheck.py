@@ -19,8 +19,10 @@ f-strings, ``"".join(...)``, ``[::-1]``).  It reports
 
 and, anywhere in the modules the worker imports, ``rebinding``: a library
 function or another module's function replaced (``torch.Tensor.amax = ...``),
-which changes what clean-looking code does.  Those count for every test that
-forbids something.
+which changes what clean-looking code does.  Those, and switches anywhere in
+those modules (a thread started by another exercise's code, the grader
+patched), count for every test that forbids something: their effect outlives
+the call that made it.
 
 Python can always hide a name from a reader; the point is that the code that
 does so is itself visible, and is refused.  What is still beyond it is said
@@ -68,7 +70,7 @@ SWITCH_PATTERN = re.compile(r"torch_function|torch_dispatch|TorchFunction|TorchD
 UNREADABLE_PATHS = (
     "pickle", "_pickle", "marshal", "pydoc", "runpy", "importlib", "types.FunctionType", "types.CodeType",
     "types.LambdaType", "types.ModuleType", "types.MethodType", "inspect", "code", "codeop", "copyreg",
-    "shelve", "operator.attrgetter", "operator.methodcaller", "builtins.eval", "builtins.exec",
+    "shelve", "string.Formatter", "operator.attrgetter", "operator.methodcaller", "builtins.eval", "builtins.exec",
     "builtins.compile", "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars",
     "builtins.globals", "builtins.locals", "builtins.__import__", "builtins.breakpoint",
 )
@@ -196,7 +198,7 @@ class Submission:
             if path.stem.isidentifier() and not (_installed(path.stem) and path.stem not in set(exercises)):
                 self._add(path)
         self.exercises = [e for e in exercises if e in self.modules]
-        self._rebindings: list[Finding] | None = None
+        self._lasting: list[Finding] | None = None
 
     def _add(self, path: Path) -> None:
         try:
@@ -210,21 +212,22 @@ class Submission:
 
     def findings(self, rules: Rules, module: str, within: Sequence[str] = ()) -> list[Finding]:
         """What the code reached from ``within`` (names in ``module``; all of it when empty)
-        does with the forbidden functions, plus the rebindings anywhere."""
+        does with the forbidden functions, plus what anywhere changes every test."""
         if module not in self.modules:
             return []
         reader = _Reader(self, rules)
         reader.read_scope(module, within)
-        return _unique(reader.found + [f for f in self.rebindings() if f not in reader.found])
+        return _unique(reader.found + [f for f in self.lasting() if f not in reader.found])
 
-    def rebindings(self) -> list[Finding]:
-        """Library functions or other modules' names replaced anywhere in the imported modules."""
-        if self._rebindings is None:
-            reader = _Reader(self, Rules(()), rebindings_only=True)
+    def lasting(self) -> list[Finding]:
+        """Rebindings and switches anywhere in the imported modules: what they do outlives
+        the call that did it, so it concerns every test that forbids something."""
+        if self._lasting is None:
+            reader = _Reader(self, Rules(()), lasting_only=True)
             for name in self.imported():
                 reader.read_everything(name)
-            self._rebindings = _unique(reader.found)
-        return self._rebindings
+            self._lasting = _unique(reader.found)
+        return self._lasting
 
     def imported(self) -> list[str]:
         """The modules the worker may import: the exercises and what they import, or every
@@ -529,8 +532,8 @@ UNKNOWN = ("?",)
 class _Reader:
     """Follows one scope through the submission and collects what it finds."""
 
-    def __init__(self, submission: Submission, rules: Rules, rebindings_only: bool = False) -> None:
-        self.submission, self.rules, self.rebindings_only = submission, rules, rebindings_only
+    def __init__(self, submission: Submission, rules: Rules, lasting_only: bool = False) -> None:
+        self.submission, self.rules, self.lasting_only = submission, rules, lasting_only
         self.found: list[Finding] = []
         self.origins: dict[str, tuple] = {}   # library path -> (module, import statement) naming it
         self.place: ast.AST | None = None      # the eval() whose text is being read
@@ -613,7 +616,7 @@ class _Reader:
             outer += [d for d in node.args.defaults + node.args.kw_defaults if d is not None]
         for child in outer:
             self._visit(child, scope, node)
-        if (not self.rebindings_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                 and node.name in ("__torch_function__", "__torch_dispatch__")):
             self._add("switch", scope, node, f"a {node.name} of its own, which takes torch's calls first")
         inner = scope.child(node)
@@ -623,8 +626,9 @@ class _Reader:
             self._visit(child, inner, node)
 
     def _check(self, node: ast.AST, scope: Scope, parent: ast.AST | None) -> None:
-        if self.rebindings_only:
+        if self.lasting_only:
             self._check_rebinding(node, scope)
+            self._check_switch(node, scope, parent)
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             values = self.values(node, scope)
@@ -645,6 +649,17 @@ class _Reader:
         self._check_rebinding(node, scope)
 
     # ---------------------------------------------------------------- checks
+
+    def _check_switch(self, node: ast.AST, scope: Scope, parent: ast.AST | None) -> None:
+        """Only the switches of :meth:`_check`, for code no test's scope reaches."""
+        if isinstance(node, ast.Attribute) and (node.attr in SWITCH_NAMES or SWITCH_PATTERN.search(node.attr)):
+            self._add("switch", scope, node, node.attr)
+        elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load) and not self._inner(
+                node, parent):
+            for value in self.values(node, scope):
+                if value[0] == "lib" and switch_path(value[1]):
+                    at_scope, at = self.origins.get(value[1], (scope, node))
+                    self._add("switch", at_scope, at, value[1])
 
     def _check_values(self, node: ast.AST, values: list, scope: Scope, parent: ast.AST | None) -> None:
         """Judge what an expression is, where it is used as a whole."""

@@ -201,6 +201,9 @@ ROUTES = {
                                          "    return g.ForbidGuard\n"}, "switch"),
     "torch's dispatch stack": ({"conv.py": "import torch\ndef conv2d(x, w):\n"
                                            "    torch._C._pop_torch_dispatch_stack(None)\n    return x\n"}, "switch"),
+    "a thread another exercise starts": ({"losses.py": (ROOT / "solutions" / "losses.py").read_text()
+                                          + "\nimport threading\ndef serve(queue):\n"
+                                            "    threading.Thread(target=queue.get).start()\n"}, "switch"),
     "torch.Tensor patched elsewhere": ({"pooling.py": (ROOT / "solutions" / "pooling.py").read_text()
                                         + "\ntorch.Tensor.unfold = lambda *a: None\n"}, "rebinding"),
     "conv2d replaced from another module": ({"losses.py": (ROOT / "solutions" / "losses.py").read_text()
