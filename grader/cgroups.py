@@ -14,7 +14,8 @@ cgroup v2 with those controllers delegated)::
         w<pid>/                  one worker: its own pids.max and memory cap
 
 The grader makes the run's tree and starts the fork server inside it
-(:meth:`Sandbox.wrap`); each worker makes and enters its own ``w<pid>``
+(:meth:`Sandbox.wrap`); a watcher removes the tree once the grader is gone,
+however it ended.  Each worker makes and enters its own ``w<pid>``
 before student code runs (:func:`join_worker`, from ``limits``), since
 only it knows its pid as the sandbox sees it.  Under bubblewrap a worker
 reaches the tree through a bind mount, which works with v1 only: cgroup v2
@@ -205,6 +206,49 @@ def _remove_tree(path: str, wait_s: float = 3.0) -> None:
     _rmdir_all(path)
 
 
+# Run by the watcher: a fresh interpreter, given the grader package's parent folder.
+_WATCHER = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.cgroups import watch; "
+            "watch(int(sys.argv[2]), sys.argv[3:])")
+
+
+def _start_watcher(paths: list[str]) -> None:
+    """Why a process: ``grader run`` ends with ``os._exit`` and a grader can
+    be killed, and a tree left behind inside the grader's own cgroup keeps
+    whoever made that cgroup (a systemd scope, a job runner) from removing
+    it.  The watcher is a small interpreter in its own session (a Ctrl-C or
+    the fork server's process group being killed does not reach it) that
+    waits for this process to end, then removes the trees."""
+    import subprocess
+    import sys
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        subprocess.Popen([sys.executable, "-I", "-c", _WATCHER, package_parent, str(os.getpid()), *paths],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError:
+        pass  # left to remove_all, atexit or the next run's _collect_garbage
+
+
+def watch(grader: int, paths: list[str]) -> None:
+    """The watcher's body: wait until ``grader``, its parent, is gone (a
+    pidfd, or polling where pidfds are missing), then remove the trees.
+    The pidfd is checked against the parent after it is opened: a grader
+    that ended first (and a pid reused since) is never waited for."""
+    import select
+
+    try:
+        fd = os.pidfd_open(grader)
+    except (OSError, AttributeError):
+        fd = None
+    if fd is not None and os.getppid() == grader:
+        select.select([fd], [], [])
+    while fd is None and os.getppid() == grader:
+        time.sleep(1)
+    for path in paths:
+        _remove_tree(path)
+
+
 def _tree_name(kind: str) -> str:
     """Unique, and naming the process that made it (for _collect_garbage)."""
     return f"grader-{kind}{os.getpid()}-{secrets.token_hex(3)}"
@@ -256,7 +300,8 @@ class Sandbox:
     @classmethod
     def create(cls) -> "Sandbox":
         """Make the run's trees, removed by :meth:`remove` or :func:`remove_all`
-        in this process (forked judges leave them alone)."""
+        in this process (forked judges leave them alone), or else by a
+        watcher once this process is gone (see :func:`_start_watcher`)."""
         box = cls(_find_trees(_tree_name("")))
         for tree in box.trees:
             _collect_garbage(tree)
@@ -264,6 +309,7 @@ class Sandbox:
             if not _MADE:
                 atexit.register(remove_all)
             _MADE.append(box)
+            _start_watcher([t.path for t in box.trees])
         return box
 
     def wrap(self, prefix: list[str] | None) -> list[str] | None:

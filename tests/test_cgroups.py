@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -139,3 +140,16 @@ def test_the_empty_trees_of_dead_runs_are_collected(box):
         assert not os.path.exists(dead)
     finally:
         cgroups._rmdir_all(dead)
+
+
+def test_a_grader_that_ends_with_os_exit_leaves_no_tree(box):
+    """`grader run` skips its interpreter's teardown; the watcher removes the trees."""
+    code = ("import json, os, sys; sys.path.insert(0, sys.argv[1]); from grader import cgroups; "
+            "print(json.dumps([t.path for t in cgroups.Sandbox.create().trees]), flush=True); os._exit(0)")
+    made = json.loads(subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True,
+                                     timeout=60, check=True).stdout)
+    assert made
+    end = time.monotonic() + 10
+    while any(os.path.exists(p) for p in made) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not any(os.path.exists(p) for p in made)
