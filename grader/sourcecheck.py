@@ -19,10 +19,12 @@ f-strings, ``"".join(...)``, ``[::-1]``).  It reports
 
 and, anywhere in the modules the worker imports, ``rebinding``: a library
 function or another module's function replaced (``torch.Tensor.amax = ...``),
-which changes what clean-looking code does.  Those, and switches anywhere in
-those modules (a thread started by another exercise's code, the grader
-patched), count for every test that forbids something: their effect outlives
-the call that made it.
+which changes what clean-looking code does, and ``thread``: a thread started
+(another exercise's code may start one that waits for work: it has no
+runtime check, and nothing ties it to the test).  Those count for every test
+that forbids something: their effect outlives the call that made it.  The
+other switches count only where a test's scope reaches them: the worker
+repairs what they leave behind before each call.
 
 Python can always hide a name from a reader; the point is that the code that
 does so is itself visible, and is refused.  What is still beyond it is said
@@ -56,6 +58,9 @@ SWITCH_PATHS = (
     "inspect.stack", "inspect.trace", "inspect.getouterframes", "inspect.getinnerframes",
     "inspect.getclosurevars",
 )
+# Threads (and processes) run student code where no runtime check is armed.
+THREAD_PATHS = ("threading", "_thread", "concurrent", "multiprocessing")
+THREAD_NAMES = frozenset({"start_new_thread", "_start_new_thread", "start_joinable_thread"})
 # Attribute names that belong to those switches, whatever object they are read from.
 SWITCH_NAMES = frozenset({
     "_C", "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame",
@@ -93,7 +98,7 @@ class _TooMuch(Exception):
 @dataclass(frozen=True)
 class Finding:
     """One place in the student's code, and what the reader found there."""
-    kind: str   # "forbidden", "unreadable", "switch" or "rebinding"
+    kind: str   # "forbidden", "unreadable", "switch", "thread" or "rebinding"
     file: str
     line: int
     code: str
@@ -220,7 +225,7 @@ class Submission:
         return _unique(reader.found + [f for f in self.lasting() if f not in reader.found])
 
     def lasting(self) -> list[Finding]:
-        """Rebindings and switches anywhere in the imported modules: what they do outlives
+        """Rebindings and threads anywhere in the imported modules: what they do outlives
         the call that did it, so it concerns every test that forbids something."""
         if self._lasting is None:
             reader = _Reader(self, Rules(()), lasting_only=True)
@@ -628,7 +633,7 @@ class _Reader:
     def _check(self, node: ast.AST, scope: Scope, parent: ast.AST | None) -> None:
         if self.lasting_only:
             self._check_rebinding(node, scope)
-            self._check_switch(node, scope, parent)
+            self._check_thread(node, scope, parent)
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             values = self.values(node, scope)
@@ -650,16 +655,16 @@ class _Reader:
 
     # ---------------------------------------------------------------- checks
 
-    def _check_switch(self, node: ast.AST, scope: Scope, parent: ast.AST | None) -> None:
-        """Only the switches of :meth:`_check`, for code no test's scope reaches."""
-        if isinstance(node, ast.Attribute) and (node.attr in SWITCH_NAMES or SWITCH_PATTERN.search(node.attr)):
-            self._add("switch", scope, node, node.attr)
+    def _check_thread(self, node: ast.AST, scope: Scope, parent: ast.AST | None) -> None:
+        """Threads, wherever they start: a thread has no runtime check, whichever test is on."""
+        if isinstance(node, ast.Attribute) and node.attr in THREAD_NAMES:
+            self._add("thread", scope, node, node.attr)
         elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load) and not self._inner(
                 node, parent):
             for value in self.values(node, scope):
-                if value[0] == "lib" and switch_path(value[1]):
+                if value[0] == "lib" and any(value[1] == p or value[1].startswith(p + ".") for p in THREAD_PATHS):
                     at_scope, at = self.origins.get(value[1], (scope, node))
-                    self._add("switch", at_scope, at, value[1])
+                    self._add("thread", at_scope, at, value[1])
 
     def _check_values(self, node: ast.AST, values: list, scope: Scope, parent: ast.AST | None) -> None:
         """Judge what an expression is, where it is used as a whole."""
@@ -1066,6 +1071,7 @@ def _library_callable(dotted: str) -> bool:
 _WORDS = {
     "unreadable": "the grader cannot tell what this reaches",
     "switch": "this switches off the grader's check",
+    "thread": "code in another thread is not checked",
     "rebinding": "this replaces a function other code calls",
 }
 
