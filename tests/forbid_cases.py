@@ -235,11 +235,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
 ''',
 }
 
-# name: (files, exercise, the functions whose forbidding tests must fail, what their message names)
+# name: (files, exercise ("*": all), the functions whose forbidding tests must fail, a name their messages give)
 HOSTILE = {
     "conv_helper_module": (CONV_HELPER_MODULE, "conv", ["conv2d"], "torch.nn.functional.conv2d"),
     "conv_popped_modes": (CONV_POPPED_MODES, "conv", ["conv2d"], "torch.nn.functional.conv2d"),
-    "conv_thread": (CONV_THREAD, "conv", ["conv2d"], "torch.nn.functional.conv2d"),
+    # A thread runs unchecked whatever test is on: every test that forbids something fails.
+    "conv_thread": (CONV_THREAD, "*", [], "torch.conv2d"),
     "pool_disabled_dispatch": (POOL_DISABLED_DISPATCH, "pooling", ["max_pool2d"], "torch.nn.functional.max_pool2d"),
     "relu_excluded_key": (RELU_EXCLUDED_KEY, "activations", ["relu"], "torch.nn.functional.relu"),
     # Its patching runs when the module is imported: relu's tests cannot trust the worker either.

@@ -48,10 +48,11 @@ def suite_tests(exercise: str) -> dict[str, list]:
 
 def forbidding_tests(exercise: str, functions: list[str]) -> dict[str, list[str]]:
     """The suite's tests that forbid something within one of ``functions`` (or within the
-    whole module): their titles and the Python names they forbid."""
+    whole module; within anything when ``functions`` is empty): their titles and the Python
+    names they forbid."""
     tests = {}
     for title, marks in suite_tests(exercise).items():
-        marks = [m for m in marks if m.kwargs.get("within") in (None, *functions)]
+        marks = [m for m in marks if not functions or m.kwargs.get("within") in (None, *functions)]
         if marks:
             tests[title] = [n for m in marks for n in m.args if not n.startswith("aten.")]
     return tests
@@ -106,7 +107,8 @@ def test_a_hidden_forbidden_route_scores_zero_on_the_tests_that_forbid_it(graded
     the function this route reaches; the rest pass."""
     out, grades = graded
     _, exercise, functions, forbidden = HOSTILE[name]
-    must_fail = forbidding_tests(exercise, functions)
+    exercises = EXERCISES if exercise == "*" else [exercise]
+    must_fail = {title: names for e in exercises for title, names in forbidding_tests(e, functions).items()}
     assert must_fail, f"the {exercise} suite forbids nothing within {functions}"
     messages = []
     for title, t in by_test(out, name).items():
@@ -118,9 +120,8 @@ def test_a_hidden_forbidden_route_scores_zero_on_the_tests_that_forbid_it(graded
         else:
             assert t["score"] == t["max_score"], (title, t["output"][:600])
     assert any(forbidden in m for m in messages), (forbidden, messages[0][:600])
-    for other in EXERCISES:
-        if other != exercise:
-            assert grades[name][other] == grades["reference"][other], f"{name} lost points in {other}"
+    for other in set(EXERCISES) - set(exercises):
+        assert grades[name][other] == grades["reference"][other], f"{name} lost points in {other}"
 
 
 # ----------------------------------------------------------------------------- the static half alone
@@ -203,7 +204,7 @@ ROUTES = {
                                            "    torch._C._pop_torch_dispatch_stack(None)\n    return x\n"}, "switch"),
     "a thread another exercise starts": ({"losses.py": (ROOT / "solutions" / "losses.py").read_text()
                                           + "\nimport threading\ndef serve(queue):\n"
-                                            "    threading.Thread(target=queue.get).start()\n"}, "switch"),
+                                            "    threading.Thread(target=queue.get).start()\n"}, "thread"),
     "torch.Tensor patched elsewhere": ({"pooling.py": (ROOT / "solutions" / "pooling.py").read_text()
                                         + "\ntorch.Tensor.unfold = lambda *a: None\n"}, "rebinding"),
     "conv2d replaced from another module": ({"losses.py": (ROOT / "solutions" / "losses.py").read_text()
