@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from grader import expect, inspection
 
@@ -105,6 +105,15 @@ def torch_grad(loss, x: torch.Tensor, *rest) -> torch.Tensor:
     return x.grad
 
 
+def kink_accepted(got, want: torch.Tensor, kink: torch.Tensor, bound: float) -> torch.Tensor:
+    """``want``, except where ``kink``: there |x| has no slope, and any value in
+    [-bound, bound] (its subgradient) is as right as torch's 0, so the student's own counts."""
+    if not (isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype):
+        return want
+    inside = got.abs() <= bound * (1 + 1e-6)
+    return torch.where(kink & inside, got, want)
+
+
 # --------------------------------------------------------------- lesson examples
 
 LESSON_INPUTS = torch.tensor([1, 2, 3], dtype=torch.float32).reshape(1, 1, 1, 3)
@@ -145,9 +154,9 @@ def test_lesson_cross_entropy(student):
 @settings(max_examples=EXAMPLES, report_multiple_bugs=False)
 @given(data=pairs())
 def test_l1_values(student, data):
-    """l1_loss equals nn.L1Loss() (the mean of |input - target|) for any shape"""
+    """l1_loss equals nn.L1Loss() (the mean of |input - target|) for any shape, leaving its inputs unchanged"""
     x, y = data
-    check_loss(student.losses.l1_loss(x, y), F.l1_loss(x, y), float((x - y).abs().max()),
+    check_loss(expect.call_keeping_inputs(student.losses.l1_loss, x, y), F.l1_loss(x, y), float((x - y).abs().max()),
                hint="L1 is the mean of the ABSOLUTE differences |input - target|; " + MEAN_HINT)
 
 
@@ -155,12 +164,16 @@ def test_l1_values(student, data):
 @pytest.mark.points(1)
 @settings(max_examples=EXAMPLES, report_multiple_bugs=False)
 @given(data=pairs())
+@example(data=(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 0.0, 5.0])))   # input == target once
 def test_l1_gradient(student, data):
-    """l1_loss(input, target).backward() gives input the same gradient as nn.L1Loss()"""
+    """l1_loss(input, target).backward() gives input the same gradient as nn.L1Loss()
+    (where input == target, any slope from -1/numel to 1/numel)"""
     x, y = data
     res = inspection.vjp(student.losses.l1_loss, x, y, wrt=[0])
-    check_grad(res, call_text("l1_loss", x, y), x, torch_grad(F.l1_loss, x, y), 1.0,
-               hint="the gradient of mean(|input - target|) is sign(input - target) / numel")
+    want = kink_accepted(res["grads"][0], torch_grad(F.l1_loss, x, y), x == y, 1 / x.numel())
+    check_grad(res, call_text("l1_loss", x, y), x, want, 1.0,
+               hint="the gradient of mean(|input - target|) is sign(input - target) / numel "
+                    "(where input == target, any value from -1/numel to 1/numel)")
 
 
 @no_ready_made("mse_loss")
@@ -168,9 +181,9 @@ def test_l1_gradient(student, data):
 @settings(max_examples=EXAMPLES, report_multiple_bugs=False)
 @given(data=pairs())
 def test_mse_values(student, data):
-    """mse_loss equals nn.MSELoss() (the mean of (input - target) ** 2) for any shape"""
+    """mse_loss equals nn.MSELoss() (the mean of (input - target) ** 2) for any shape, leaving its inputs unchanged"""
     x, y = data
-    check_loss(student.losses.mse_loss(x, y), F.mse_loss(x, y), float((x - y).pow(2).max()),
+    check_loss(expect.call_keeping_inputs(student.losses.mse_loss, x, y), F.mse_loss(x, y), float((x - y).pow(2).max()),
                hint="MSE squares each difference (no abs, no square root at the end); " + MEAN_HINT)
 
 
@@ -196,18 +209,18 @@ GRAD_CE_HINT = "the gradient is (softmax(logits, dim=1) - one_hot(target, C)) / 
 
 
 @no_ready_made("cross_entropy")
-@pytest.mark.points(3)
+@pytest.mark.points(4)
 @settings(max_examples=EXAMPLES, report_multiple_bugs=False)
 @given(data=classification())
 def test_cross_entropy_values(student, data):
-    """cross_entropy equals nn.CrossEntropyLoss() for (N, C) logits and class indices"""
+    """cross_entropy equals nn.CrossEntropyLoss() for (N, C) logits and class indices, leaving them unchanged"""
     x, t = data
-    check_loss(student.losses.cross_entropy(x, t), F.cross_entropy(x, t),
+    check_loss(expect.call_keeping_inputs(student.losses.cross_entropy, x, t), F.cross_entropy(x, t),
                float(x.abs().max()), hint=CE_HINT)
 
 
 @no_ready_made("cross_entropy")
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 @settings(max_examples=EXAMPLES, report_multiple_bugs=False)
 @given(data=classification())
 def test_cross_entropy_gradient(student, data):
@@ -232,18 +245,19 @@ STABLE_HINT = ("exp(10000) is inf, even in float64, so log(softmax(x)) written w
 
 
 @no_ready_made("cross_entropy")
+HUGE_CASES = [([[1e4, 0.0]], [0]),                                # the answer is 0
+              ([[1e4, 0.0]], [1]),                                # the answer is 10000
+              ([[-1e4, 1e4, 0.0], [5.0, 1e4, 1e4]], [2, 1])]
+
+
 @pytest.mark.points(1)
-@pytest.mark.parametrize("logits, target", [
-    ([[1e4, 0.0]], [0]),
-    ([[1e4, 0.0]], [1]),
-    ([[-1e4, 1e4, 0.0], [5.0, 1e4, 1e4]], [2, 1]),
-], ids=["big-correct", "big-wrong", "batch"])
-def test_cross_entropy_huge_logits_lesson(student, logits, target):
-    """cross_entropy stays finite and exact for logits like [[10000., 0.]]"""
-    x, t = torch.tensor(logits), torch.tensor(target)
-    got = student.losses.cross_entropy(x, t)
-    expect.finite(got, hint=STABLE_HINT)
-    check_loss(got, F.cross_entropy(x, t), 3e4, hint=CE_HINT)
+def test_cross_entropy_huge_logits_lesson(student):
+    """cross_entropy stays finite and exact for logits like [[10000., 0.]] (target 0 and 1, and a batch)"""
+    for logits, target in HUGE_CASES:
+        x, t = torch.tensor(logits), torch.tensor(target)
+        got = student.losses.cross_entropy(x, t)
+        expect.finite(got, hint=STABLE_HINT)
+        check_loss(got, F.cross_entropy(x, t), 3e4, hint=CE_HINT)
 
 
 @no_ready_made("cross_entropy")
@@ -269,17 +283,13 @@ def test_cross_entropy_huge_logits(student, data):
 @no_ready_made()
 @pytest.mark.points(1)
 def test_written_by_hand(student):
-    """losses.py uses none of torch's ready-made losses (F.cross_entropy, nn.MSELoss, ...)"""
-    # Run each function once, so that an unfinished stub or a forbidden call fails here;
-    # other errors are the business of the other tests.
-    lesson_calls = [("l1_loss", (LESSON_INPUTS, LESSON_TARGETS)),
-                    ("mse_loss", (LESSON_INPUTS, LESSON_TARGETS)),
-                    ("cross_entropy", (torch.tensor([[0.1, 0.2, 0.3]]), torch.tensor([1])))]
-    module = student.losses  # a missing or broken module fails here
-    for name, args in lesson_calls:
-        try:
-            getattr(module, name)(*args)
-        except expect.StudentError as exc:
-            if "not implemented yet" in str(exc) or "asks you not to use" in str(exc):
-                raise
+    """the three losses give the lesson's values, and losses.py uses none of torch's ready-made
+    losses (F.cross_entropy, nn.MSELoss, ...)"""
+    # Written by hand counts only for functions that work: each must give its lesson value.
+    lesson_calls = [("l1_loss", (LESSON_INPUTS, LESSON_TARGETS), 2 / 3),
+                    ("mse_loss", (LESSON_INPUTS, LESSON_TARGETS), 4 / 3),
+                    ("cross_entropy", (torch.tensor([[0.1, 0.2, 0.3]]), torch.tensor([1])), 1.1019)]
+    for name, args, want in lesson_calls:
+        expect.tensor(getattr(student.losses, name)(*args), torch.tensor(want), rtol=1e-4,
+                      hint=f"{name} must give the lesson's value first: see the lesson tests")
     # The forbid marker reads all of losses.py, and what it imports, before this test runs.
