@@ -153,3 +153,24 @@ def test_a_grader_that_ends_with_os_exit_leaves_no_tree(box):
     while any(os.path.exists(p) for p in made) and time.monotonic() < end:
         time.sleep(0.1)
     assert not any(os.path.exists(p) for p in made)
+
+
+def test_a_worker_past_its_memory_cap_is_killed_even_with_shared_memory(box):
+    """The memory cgroup counts what RLIMIT_DATA does not (here a memfd)."""
+    if not any("memory" in t.controllers for t in box.trees):
+        pytest.skip("no writable memory cgroup here")
+    code = textwrap.dedent("""
+        import os, sys
+        sys.path.insert(0, sys.argv[1])
+        from grader import cgroups
+        print(cgroups.join_worker(16), flush=True)  # a cap of 16 + 512 MiB
+        fd, block = os.memfd_create("hog"), b"m" * (32 << 20)
+        for _ in range(40):  # 1280 MiB
+            os.write(fd, block)
+        print("survived", flush=True)
+    """)
+    proc = subprocess.run([*box.wrap(None), sys.executable, "-I", "-c", code, str(ROOT)], capture_output=True,
+                          text=True, timeout=120)
+    if "memory 528 MiB" not in proc.stdout:
+        pytest.skip(f"the memory cap was not applied here: {proc.stdout}")
+    assert proc.returncode == -9 and "survived" not in proc.stdout
