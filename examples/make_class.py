@@ -6,14 +6,18 @@ and the realistic bugs in tests/mutants (run after changing any of them).
 from __future__ import annotations
 
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from grader.assignment import course_exercises  # noqa: E402  (torch-free)
+
 CLASS = ROOT / "examples" / "class"
-MODULES = ["tudui", "conv", "pooling", "activations", "sequential", "losses", "training", "data"]
+MODULES = course_exercises(ROOT)
 
 
 def module_sources(bugs: dict[str, str]) -> dict[str, str]:

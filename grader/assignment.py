@@ -54,7 +54,7 @@ class Assignment:
             candidates.append(Path(__file__).resolve().parents[1])
         for c in candidates:
             if (c / "suites").is_dir():
-                return cls(c.resolve(), order=_read_order(c))
+                return cls(c.resolve(), order=course_exercises(c))
         where = candidates[0] if given or os.environ.get("GRADER_ASSIGNMENT") else Path.cwd()
         raise AssignmentError(
             f"no assignment found at {where}: an assignment folder holds suites/ and solutions/. "
@@ -223,7 +223,9 @@ class Assignment:
         return out
 
 
-def _read_order(root: Path) -> list[str]:
+def course_exercises(root: Path) -> list[str]:
+    """The exercises an assignment's ``grader.toml`` lists, in lesson order:
+    the one list of them that tools and tests read."""
     cfg = root / "grader.toml"
     if not cfg.is_file():
         return []

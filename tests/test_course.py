@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, read_grades, read_results, run_grader
+from grader.assignment import course_exercises
 
 MUTANTS = sorted((ROOT / "tests" / "mutants").glob("*/*.py"))
 EXERCISES = sorted(p.stem[5:] for p in (ROOT / "suites").glob("test_*.py"))
@@ -48,7 +49,8 @@ def course(tmp_path_factory):
 
 
 def test_every_contract_module_has_a_stub_a_solution_and_a_suite():
-    for module in ["tudui", "conv", "pooling", "activations", "sequential", "losses", "training", "data"]:
+    assert sorted(course_exercises(ROOT)) == EXERCISES
+    for module in course_exercises(ROOT):
         assert (ROOT / "exercises" / f"{module}.py").is_file()
         assert (ROOT / "solutions" / f"{module}.py").is_file()
         assert (ROOT / "suites" / f"test_{module}.py").is_file()
