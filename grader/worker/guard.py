@@ -237,23 +237,28 @@ class ForbidGuard:
         self.tripped: list[str] = []
         self.wires: _Tripwires | None = None
         self.depth = 0  # a guarded request may run another (a module's __getattr__ inside a call)
+        self.built: dict[tuple, list[_Handler]] = {}   # tests of one exercise forbid the same names
+        self.resolved: list = []
 
     def forbid(self, names: list[str]) -> None:
         """What the next test forbids: dotted Python names and ``aten.<op>`` names."""
         self.names = tuple(dict.fromkeys(names))
-        self.handlers = []
-        if not self.names:
+        self.handlers = self.built.get(self.names, [])
+        if not self.names or self.handlers:
             return
         self.wires = self.wires or _tripwires()
         op_ids, op_names, fn_ids, fn_names = set(), {}, set(), {}
+        resolved = []   # kept alive, so that no other object ever takes one of these ids
         for name in self.names:
             if name.startswith("aten."):
                 for overload in _aten_overloads(name):
+                    resolved.append(overload)
                     op_ids.add(id(overload))
                     op_names.setdefault(id(overload), name)
                 continue
             with contextlib.suppress(Exception):
                 obj = _resolve(name)
+                resolved.append(obj)
                 fn_ids.add(id(obj))
                 fn_names.setdefault(id(obj), name)  # aliases keep the first name
             fn_names.setdefault(name, name)
@@ -265,6 +270,8 @@ class ForbidGuard:
             handler = _with_defaults(_dispatch_handler, (frozenset(op_ids), MappingProxyType(op_names)),
                                      _tripped=self.tripped)
             self.handlers.append(_Handler("__torch_dispatch__", handler, self._stacks["dispatch"]))
+        self.built[self.names] = self.handlers
+        self.resolved.extend(resolved)
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[None]:
