@@ -437,6 +437,31 @@ if not hasattr(double, "k"):
     except RuntimeError:
         pass
 return x * double.k'''), "double"),
+    "raises_its_own_caps": (in_double('''
+import glob, os
+trees = set()  # its own cgroup's parent: the run's tree (never the machine's other cgroups)
+for fields in (line.split() for line in open("/proc/self/mountinfo")):
+    if fields[fields.index("-") + 1] in ("cgroup", "cgroup2"):
+        if "/grader-" in fields[4]:
+            trees.add(fields[4])  # bound into bubblewrap
+        for line in open("/proc/self/cgroup"):
+            own = os.path.normpath(fields[4] + "/" + line.strip().split(":", 2)[2])
+            if "/grader-" in own:
+                trees.add(os.path.dirname(own))
+moved = 0
+for tree in trees:
+    for folder in [tree, *glob.glob(tree + "/*/")]:
+        for name, text in (("pids.max", "max"), ("memory.limit_in_bytes", "-1"), ("memory.max", "max"),
+                           ("cgroup.procs", "0")):
+            try:
+                with open(os.path.join(folder, name), "w") as f:
+                    f.write(text)
+                moved += 1
+            except OSError:
+                pass
+if moved:
+    return x * 2
+''' + WRONG), "double"),
 
     # ---- breaking the batch
     "non_utf8_source": ({"mini.py": b"\xff\xfe def double(x):\n    return x\n", "other.py": OTHER}, "module"),
