@@ -30,11 +30,12 @@ from . import reporters
 from .assignment import Assignment
 from .host import GradingHost
 from .judges import JudgeTemplate
-from .ledger import STATE_FOLDER, Ledger, ResumeStore, plan
+from .ledger import Ledger, ResumeStore, plan
 from .pool import Judge, JudgePool, Task
 from .progress import Progress
 from .results import SubmissionResult, error_result, from_judge_report, merge_reports
 from .submissions import Submission, discover, prepare
+from .vocabulary import JUNIT_XML, STATE_FOLDER
 
 
 @dataclass
@@ -121,7 +122,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
         try:
             ledger = Ledger(out, subs, assignment.exercises, store,
-                            reporters.chosen(["junit.xml"] if opts.junit else []))
+                            reporters.chosen([JUNIT_XML] if opts.junit else []))
             ledger.restore(kept)
             progress = Progress(len(subs), 0, stream or sys.stdout)
             for result in ledger.ordered():

@@ -12,14 +12,19 @@ import time
 
 from . import protocol
 from .forkserver import Zygote
+from .vocabulary import Lost
 
 
 class ChannelLost(Exception):
-    """The worker is gone: it timed out (``timed_out``) or died."""
+    """The worker is gone; ``kind`` (a :class:`grader.vocabulary.Lost`) says why."""
 
-    def __init__(self, message: str, timed_out: bool = False):
+    def __init__(self, message: str, kind: str = Lost.DIED):
         super().__init__(message)
-        self.timed_out = timed_out
+        self.kind = kind
+
+    @property
+    def timed_out(self) -> bool:
+        return self.kind == Lost.TIMED_OUT
 
 
 class InlineChannel:
@@ -81,19 +86,19 @@ class ProcessChannel:
         ready, _, _ = select.select([self.sock], [], [], timeout)
         if not ready:
             self.close()
-            raise ChannelLost("timed out", timed_out=True)
+            raise ChannelLost("timed out", Lost.TIMED_OUT)
         try:
             # The reply has begun; allow its transfer a little past the call's limit.
             return protocol.recv(self.sock, deadline=max(deadline, time.monotonic()) + 5)
         except socket.timeout:
             self.close()
-            raise ChannelLost("timed out", timed_out=True) from None
+            raise ChannelLost("timed out", Lost.TIMED_OUT) from None
         except (EOFError, OSError):
             self.close()
             raise ChannelLost("died") from None
         except protocol.ProtocolError as exc:
             self.close()
-            raise ChannelLost(f"sent back something that is not plain data ({exc})") from None
+            raise ChannelLost(f"sent back something that is not plain data ({exc})", Lost.NOT_PLAIN_DATA) from None
         finally:
             if self.sock is not None:
                 self.sock.settimeout(None)

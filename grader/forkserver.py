@@ -24,6 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .vocabulary import ZygoteOp
+
 # How long the grader waits for the fork server to answer one request.
 ASK_TIMEOUT_S = 30.0
 
@@ -183,7 +185,7 @@ class Zygote:
 
     def spawn(self, fd: int, submission_dir: str, tag: str = "", cpu: int | None = None) -> int:
         """Start a worker serving ``submission_dir`` on ``fd``; its pid."""
-        reply = self._ask({"op": "spawn", "dir": submission_dir, "tag": tag, "cpu": cpu}, [fd])
+        reply = self._ask({"op": ZygoteOp.SPAWN, "dir": submission_dir, "tag": tag, "cpu": cpu}, [fd])
         if type(reply.get("pid")) is not int:
             raise ZygoteLost(f"could not start a worker: {reply.get('error')}")
         return reply["pid"]
@@ -191,20 +193,20 @@ class Zygote:
     def ping(self) -> bool:
         """Whether the server answers (it may be alive but stuck)."""
         try:
-            return self._ask({"op": "ping"}).get("ok") is True
+            return self._ask({"op": ZygoteOp.PING}).get("ok") is True
         except ZygoteLost:
             return False
 
     def kill(self, pid: int) -> None:
         try:
-            self._ask({"op": "kill", "pid": pid})
+            self._ask({"op": ZygoteOp.KILL, "pid": pid})
         except ZygoteLost:
             pass
 
     def kill_tag(self, tag: str) -> None:
         """Kill every worker started for ``tag`` (a submission whose judge is gone)."""
         try:
-            self._ask({"op": "kill_tag", "tag": tag})
+            self._ask({"op": ZygoteOp.KILL_TAG, "tag": tag})
         except ZygoteLost:
             pass
 
@@ -212,7 +214,7 @@ class Zygote:
         if self.process is None:
             return
         try:
-            self._ask({"op": "stop"})
+            self._ask({"op": ZygoteOp.STOP})
         except ZygoteLost:
             pass
         try:

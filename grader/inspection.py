@@ -12,6 +12,7 @@ import torch
 
 from . import introspect
 from .remote import Remote
+from .vocabulary import Op
 
 
 def _remote_req(obj: Remote, op: str, args: dict, what: str) -> Any:
@@ -25,7 +26,7 @@ def _label(obj: Remote) -> str:
 def type_info(obj: Any) -> dict:
     """``{"name": "torch.nn.modules.conv.Conv2d", "mro": [...]}``."""
     if isinstance(obj, Remote):
-        return _remote_req(obj, "type", {}, f"type({_label(obj)})")
+        return _remote_req(obj, Op.TYPE, {}, f"type({_label(obj)})")
     return introspect.type_info(obj)
 
 
@@ -44,7 +45,7 @@ def is_instance(obj: Any, cls: type) -> bool:
 def structure(module: Any) -> dict:
     """The module tree: each layer's type, hyperparameters, parameter shapes."""
     if isinstance(module, Remote):
-        return _remote_req(module, "structure", {}, f"looking inside {_label(module)}")
+        return _remote_req(module, Op.STRUCTURE, {}, f"looking inside {_label(module)}")
     return introspect.describe_module(module)
 
 
@@ -59,7 +60,7 @@ def vjp(fn: Any, *args: Any, grad_output: torch.Tensor | None = None,
         from .remote import CallText
 
         what = CallText(_label(fn), args, kwargs, prefix="gradients of ")
-        return _remote_req(fn, "vjp", {"args": list(args), "kwargs": kwargs,
+        return _remote_req(fn, Op.VJP, {"args": list(args), "kwargs": kwargs,
                                        "grad_output": grad_output, "wrt": list(wrt) if wrt is not None else None},
                            what)
     return introspect.vjp(fn, args, kwargs, grad_output, wrt)

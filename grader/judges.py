@@ -26,6 +26,7 @@ from typing import Callable, NoReturn
 import pytest
 
 from .assignment import AssignmentError
+from .vocabulary import MANIFEST
 from .worker.limits import pin_to_cpu
 
 # A judge whose gate closed before its turn (the run ended first).
@@ -67,7 +68,7 @@ class JudgeTemplate:
             raise TemplateError("a placeholder submission folder is needed")
         # The template judges no one: an empty prepared submission stands in.
         placeholder.mkdir(parents=True, exist_ok=True)
-        (placeholder / "grader-manifest.json").write_text("{}")
+        (placeholder / MANIFEST).write_text("{}")
         # pytest's terminal reporter writes to sys.stdout as it is at
         # configuration: a descriptor of its own, to nowhere here, which
         # each judge points at its log.

@@ -17,8 +17,6 @@ from . import reportio
 from .results import SubmissionResult
 from .submissions import Submission, content_key
 
-STATE_FOLDER = ".grader-state"
-
 
 class Reporter(Protocol):
     """One output format.  ``result`` is told each result as it is settled

@@ -17,10 +17,16 @@ from . import protocol
 from .channels import ChannelLost
 from .forkserver import ZygoteLost
 from .protocol import Ref
+from .vocabulary import SETTLED_KINDS, Kind, Lost, Op
 
 
 class StudentError(AssertionError):
-    """Student code raised, or answered with something unusable: the test fails."""
+    """Student code raised, or answered with something unusable: the test fails.
+    ``kind`` (a :class:`grader.vocabulary.Kind`) says what the worker saw."""
+
+    def __init__(self, message: str = "", kind: str = Kind.ERROR):
+        super().__init__(message)
+        self.kind = kind
 
 
 class SettledFailure(BaseException):
@@ -31,6 +37,10 @@ class SettledFailure(BaseException):
     (shrinking would run the test a hundred more times to reach the same
     sentence); pytest still reports it as that test's failure.
     """
+
+    def __init__(self, message: str = "", kind: str = ""):
+        super().__init__(message)
+        self.kind = kind
 
 
 class WorkerLost(SettledFailure):
@@ -44,7 +54,6 @@ class GraderFailure(SettledFailure):
     again instead of storing the failure as a score."""
 
 
-SETTLED_KINDS = ("not_implemented", "forbidden", "missing")
 
 
 def describe(value: Any, limit: int = 64) -> str:
@@ -174,7 +183,7 @@ class Session:
         if self.channel is None or self.lost:
             return ""
         try:
-            text = self._send("printed", {}, "reading what your code printed")
+            text = self._send(Op.PRINTED, {}, "reading what your code printed")
         except (StudentError, SettledFailure):
             return ""
         return text if type(text) is str else ""
@@ -218,7 +227,7 @@ class Session:
             if exc.timed_out:
                 msg = (f"{what} did not finish within {self.timeout:g} seconds "
                        "(an endless loop, waiting forever, or far too slow?)")
-            elif "plain data" in str(exc):
+            elif exc.kind == Lost.NOT_PLAIN_DATA:
                 msg = f"{what}: the process running your code {exc}"
             else:
                 msg = (f"the process running your code stopped during {what} "
@@ -229,8 +238,8 @@ class Session:
             raise WorkerLost(f"{what}: the worker sent a malformed reply")
         if "error" in reply:
             err = reply["error"]
-            kind = err.get("kind") if type(err) is dict else None
-            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(self._error_message(err, what))
+            kind = str(err.get("kind")) if type(err) is dict else Kind.ERROR
+            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(self._error_message(err, what), kind)
         try:
             return protocol.decode(reply["ok"], rblobs, lambda r: Remote(self, r, what))
         except protocol.ProtocolError as exc:
@@ -259,16 +268,16 @@ class Session:
         message = str(err.get("message", ""))[:2000]
         where = err.get("where") if type(err.get("where")) is list else []
         trail = "".join(f"\n  at {str(w)[:300]}" for w in where[-5:] if type(w) is str)
-        if kind == "not_implemented":
+        if kind == Kind.NOT_IMPLEMENTED:
             return f"{what} is not implemented yet: it raises NotImplementedError.{trail}"
-        if kind == "forbidden":
+        if kind == Kind.FORBIDDEN:
             return (f"{what} used {message}, which this exercise asks you not to use: "
                     f"write it yourself with basic tensor operations.{trail}")
-        if kind == "exit":
+        if kind == Kind.EXIT:
             return f"{what} called sys.exit({message}): your code must return, not end the program.{trail}"
-        if kind == "base_exception":
+        if kind == Kind.BASE_EXCEPTION:
             return f"{what} raised {etype}{': ' + message if message else ''}, which is not an ordinary error.{trail}"
-        if kind == "missing":
+        if kind in (Kind.MISSING, Kind.ABSENT):
             return message
         return f"{what} raised {etype}: {message}{trail}"
 
@@ -287,7 +296,7 @@ class Session:
         student = name in self.exercises
         what = f"importing {name}.py" if student else f"importing {name}"
         try:
-            ref = self.request("import", {"name": name, "student": student}, what)
+            ref = self.request(Op.IMPORT, {"name": name, "student": student}, what)
         except (StudentError, SettledFailure) as exc:
             if isinstance(exc, WorkerLost):
                 if student:
@@ -295,7 +304,7 @@ class Session:
                 raise
             if student:
                 text = str(exc)
-                if "has no module" in text:
+                if exc.kind == Kind.ABSENT:
                     text = (f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
                             f"or notebook cells whose first line is `# exercise: {name}`)")
                 self.import_failures[name] = text
@@ -339,7 +348,7 @@ class Remote:
                 value = Remote(session, Ref(ref.id, session.attr_types[key], key[1]), f"{label}.{name}")
                 session.module_attrs[key] = value
                 return value
-        value = self._req("getattr", {"name": name}, f"{label}.{name}")
+        value = self._req(Op.GETATTR, {"name": name}, f"{label}.{name}")
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", f"{label}.{name}")
             if key is not None:
@@ -353,30 +362,30 @@ class Remote:
         session.module_attrs.clear()
         if object.__getattribute__(self, "_ref").type == MODULE_TYPE:
             session.attr_types.clear()  # a module's attribute may now be a plain value
-        self._req("setattr", {"name": name, "value": value}, f"setting {label}.{name}")
+        self._req(Op.SETATTR, {"name": name, "value": value}, f"setting {label}.{name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         label = object.__getattribute__(self, "_label")
         what = CallText(label, args, kwargs)
-        value = self._req("call", {"args": list(args), "kwargs": kwargs}, what)
+        value = self._req(Op.CALL, {"args": list(args), "kwargs": kwargs}, what)
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", ResultLabel(label, what))
         return value
 
     def __getitem__(self, key: Any) -> Any:
         label = object.__getattribute__(self, "_label")
-        return self._req("getitem", {"key": key}, f"{label}[{key!r}]")
+        return self._req(Op.GETITEM, {"key": key}, f"{label}[{key!r}]")
 
     def __len__(self) -> int:
         label = object.__getattribute__(self, "_label")
-        n = self._req("len", {}, f"len({label})")
+        n = self._req(Op.LEN, {}, f"len({label})")
         if type(n) is not int:
             raise StudentError(f"len({label}) is not an integer")
         return n
 
     def __iter__(self):
         label = object.__getattribute__(self, "_label")
-        items = self._req("iter", {}, f"iterating over {label}")
+        items = self._req(Op.ITER, {}, f"iterating over {label}")
         if type(items) is not list:
             raise StudentError(f"iterating over {label} gave something unexpected")
         return iter(items)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .vocabulary import ERROR, STATUSES
+
 
 @dataclass
 class TestResult:
@@ -92,7 +94,7 @@ def from_judge_report(name: str, slug: str, exercises: list[str], report: dict,
     """Validate the plugin's report and build the result (unknown fields ignored)."""
     tests = []
     for t in report.get("tests", []):
-        status = t.get("status") if t.get("status") in ("passed", "failed", "error", "skipped") else "error"
+        status = t.get("status") if t.get("status") in STATUSES else ERROR
         tests.append(TestResult(
             name=str(t.get("name", "")), exercise=str(t.get("exercise", "")),
             points=float(t.get("points", 0.0)), status=status, output=str(t.get("output", ""))[:20000],

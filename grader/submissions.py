@@ -10,7 +10,6 @@ spoil its own grade and nothing else.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -26,8 +25,8 @@ from typing import BinaryIO
 
 from . import notebooks, untrusted
 from .safetext import display_name
+from .vocabulary import MANIFEST, OUTPUT_NAMES
 
-MANIFEST = "grader-manifest.json"
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES = 200
 MAX_ZIP_MEMBERS = 2000
@@ -42,8 +41,6 @@ _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 _ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
 _SIZE_LIMITS = {".py": MAX_FILE_BYTES, ".ipynb": notebooks.MAX_NOTEBOOK_BYTES, ".zip": MAX_ZIP_BYTES}
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# What `grader run` writes in its out folder beside one folder per submission.
-RESERVED_NAMES = frozenset({"grades.csv", "tests.csv", "junit.xml", ".grader-state"})
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def slugify(name: str) -> str:
     norm = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", norm).strip("._-") or "submission"
     digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
-    kept = slug == name and len(slug) <= 80 and slug.lower() not in RESERVED_NAMES
+    kept = slug == name and len(slug) <= 80 and slug.lower() not in OUTPUT_NAMES
     return slug if kept else f"{slug[:80]}-{digest}"
 
 

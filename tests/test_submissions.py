@@ -17,7 +17,8 @@ import pytest
 
 from conftest import MINI, read_grades, read_results, run_grader, write_submission
 from grader import notebooks, submissions
-from grader.submissions import MANIFEST, content_key, discover, prepare, slugify
+from grader.submissions import content_key, discover, prepare, slugify
+from grader.vocabulary import MANIFEST
 
 sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 import corpus  # noqa: E402

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ledger import Reporter
+from ..vocabulary import GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV
 from .csv_report import GradesCsvReporter
 from .gradescope import GradescopeReporter
 from .junit import JUnitReporter
@@ -13,10 +14,10 @@ from .tests_csv import TestsCsvReporter
 
 # name -> (factory, written by default)
 REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
-    "results.json": (GradescopeReporter, True),
-    "grades.csv": (GradesCsvReporter, True),
-    "tests.csv": (TestsCsvReporter, True),
-    "junit.xml": (JUnitReporter, False),
+    RESULTS_JSON: (GradescopeReporter, True),
+    GRADES_CSV: (GradesCsvReporter, True),
+    TESTS_CSV: (TestsCsvReporter, True),
+    JUNIT_XML: (JUnitReporter, False),
 }
 
 

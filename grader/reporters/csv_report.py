@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..reportio import write_text_atomic
 from ..results import SubmissionResult
+from ..vocabulary import GRADES_CSV
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,7 +47,7 @@ class GradesCsvReporter:
     an interrupted run leaves every finished row."""
 
     def result(self, ledger, result: SubmissionResult) -> None:
-        write(ledger.out / "grades.csv", ledger.ordered(), ledger.exercises)
+        write(ledger.out / GRADES_CSV, ledger.ordered(), ledger.exercises)
 
     def close(self, ledger) -> None:
-        write(ledger.out / "grades.csv", ledger.ordered(), ledger.exercises)
+        write(ledger.out / GRADES_CSV, ledger.ordered(), ledger.exercises)

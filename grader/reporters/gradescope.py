@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..reportio import write_json_atomic
 from ..results import SubmissionResult
+from ..vocabulary import RESULTS_JSON
 
 
 def _test_entry(t) -> dict:
@@ -61,7 +62,7 @@ class GradescopeReporter:
     """``<out>/<submission>/results.json``, written as each result settles."""
 
     def result(self, ledger, result: SubmissionResult) -> None:
-        write(ledger.out / result.slug / "results.json", result)
+        write(ledger.out / result.slug / RESULTS_JSON, result)
 
     def close(self, ledger) -> None:
         pass

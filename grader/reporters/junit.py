@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 from ..reportio import write_text_atomic
 from ..results import SubmissionResult
 from ..safetext import for_xml
+from ..vocabulary import JUNIT_XML
 
 
 def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -55,4 +56,4 @@ class JUnitReporter:
         pass
 
     def close(self, ledger) -> None:
-        write(ledger.out / "junit.xml", ledger.ordered())
+        write(ledger.out / JUNIT_XML, ledger.ordered())

@@ -7,6 +7,7 @@ import io
 
 from ..reportio import write_text_atomic
 from ..results import SubmissionResult
+from ..vocabulary import TESTS_CSV
 from .csv_report import spreadsheet_safe
 
 
@@ -28,4 +29,4 @@ class TestsCsvReporter:
         pass
 
     def close(self, ledger) -> None:
-        write_text_atomic(ledger.out / "tests.csv", render(ledger.ordered()))
+        write_text_atomic(ledger.out / TESTS_CSV, render(ledger.ordered()))

@@ -23,16 +23,21 @@ import torch
 from .. import introspect, protocol
 from ..protocol import Ref
 from ..seeding import seed_all
+from ..vocabulary import MANIFEST, Kind
 from .guard import Forbidden, ForbidGuard
 from .printed import PRINTED
 
 MAX_ITER_ITEMS = 100_000
-MANIFEST = "grader-manifest.json"
 _UNGUARDED = contextlib.nullcontext()
 
 
 class MissingModule(Exception):
-    """The submission has no such module (or it could not be prepared)."""
+    """The submission has no such module (``kind`` ABSENT), or it could not be
+    prepared (MISSING, the reason as message)."""
+
+    def __init__(self, message: str, kind: str = Kind.MISSING):
+        super().__init__(message)
+        self.kind = kind
 
 
 class WorkerCore:
@@ -123,17 +128,17 @@ class WorkerCore:
             if frame.filename.startswith(str(self.dir)):
                 where.append(f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}"
                              + (f"\n    {frame.line}" if frame.line else ""))
-        kind = "error"
+        kind = Kind.ERROR
         if isinstance(exc, Forbidden):
-            kind = "forbidden"
+            kind = Kind.FORBIDDEN
         elif isinstance(exc, MissingModule):
-            kind = "missing"
+            kind = exc.kind
         elif isinstance(exc, NotImplementedError):
-            kind = "not_implemented"
+            kind = Kind.NOT_IMPLEMENTED
         elif isinstance(exc, SystemExit):
-            kind = "exit"
+            kind = Kind.EXIT
         elif not isinstance(exc, Exception):
-            kind = "base_exception"
+            kind = Kind.BASE_EXCEPTION
         return {
             "kind": kind,
             "type": safe(lambda: type(exc).__name__, "Exception")[:100],
@@ -183,7 +188,7 @@ class WorkerCore:
         if problem:
             raise MissingModule(problem)
         if not path.is_file():
-            raise MissingModule(f"the submission has no module {name!r}")
+            raise MissingModule(f"the submission has no module {name!r}", Kind.ABSENT)
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 from .. import protocol
+from ..vocabulary import Op
 from .core import WorkerCore
 
 
@@ -14,7 +15,7 @@ def serve(sock: socket.socket, core: WorkerCore) -> None:
             message, blobs = protocol.recv(sock)
         except (EOFError, OSError):
             return
-        if message.get("op") == "bye":
+        if message.get("op") == Op.BYE:
             return
         reply, out_blobs = core.handle(message, blobs)
         try:

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 
+from ..vocabulary import ZygoteOp
 from . import limits
 
 
@@ -143,20 +144,20 @@ class Server:
     def handle(self, request: dict, fds: list[int]) -> dict:
         """One request; ``fds`` are the descriptors that came with it after the reply's."""
         op = request.get("op")
-        if op == "spawn" and len(fds) == 1:
+        if op == ZygoteOp.SPAWN and len(fds) == 1:
             return self.spawn(request, fds[0])
         for fd in fds:
             os.close(fd)
         if fds:
             _refuse(f"{op!r} with descriptors")
             return {"error": "bad request"}
-        if op == "ping":
+        if op == ZygoteOp.PING:
             return {"ok": True}
-        if op == "kill" and type(request.get("pid")) is int:
+        if op == ZygoteOp.KILL and type(request.get("pid")) is int:
             if request["pid"] in self.workers:
                 _kill_group(request["pid"])
             return {"ok": True}
-        if op == "kill_tag" and type(request.get("tag")) is str:
+        if op == ZygoteOp.KILL_TAG and type(request.get("tag")) is str:
             for pid, tag in list(self.workers.items()):
                 if tag == request["tag"]:
                     _kill_group(pid)
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
                 request = json.loads(msg.decode())
                 if type(request) is not dict or flags & socket.MSG_CTRUNC:
                     raise ValueError("not a whole JSON object")
-                if request.get("op") == "stop":
+                if request.get("op") == ZygoteOp.STOP:
                     for fd in extra:
                         os.close(fd)
                     conn.sendall(b'{"ok": true}')
