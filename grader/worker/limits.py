@@ -130,6 +130,8 @@ def apply_in_child(
     _set(resource.RLIMIT_NOFILE, nofile)
     active.append("rlimits")
     active += _task_and_memory_caps(None if gpus else memory_mib)
+    if _drop_capabilities():
+        active.append("no capabilities")
     if landlock:
         from . import landlock as ll
 
@@ -147,6 +149,29 @@ def apply_in_child(
         if sc.install(memory=not gpus):  # memory rules go with the data limit
             active.append("seccomp")
     return active
+
+
+_CAPSET = {"x86_64": 126, "aarch64": 91}
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _drop_capabilities() -> bool:
+    """Keep no capability: a worker running as root (no bubblewrap) could
+    otherwise raise its own hard rlimits (CAP_SYS_RESOURCE), ignore file
+    permissions or signal any process, leaving Landlock and seccomp alone
+    between it and the machine.  Done after the caps are entered (which
+    writes to cgroup files as root) and before any student code."""
+    import platform
+
+    nr = _CAPSET.get(platform.machine())
+    if nr is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):  # the bounding set too; EINVAL past the kernel's last one
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    nothing = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; two words each
+    return libc.syscall(nr, header, nothing) == 0
 
 
 def pin_to_cpu(cpu: int) -> None:

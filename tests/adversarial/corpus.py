@@ -462,6 +462,23 @@ for tree in trees:
 if moved:
     return x * 2
 ''' + WRONG), "double"),
+    "raises_its_own_rlimits": (in_double('''
+import resource
+raised = 0
+for which in (resource.RLIMIT_DATA, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE):
+    try:
+        resource.setrlimit(which, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        raised += 1
+    except (OSError, ValueError):
+        pass
+# Any capability left (a root worker without bubblewrap) is a way past the
+# other walls, whether or not this machine grants CAP_SYS_RESOURCE.
+for line in open("/proc/self/status"):
+    if line.startswith("CapEff:") and int(line.split()[1], 16):
+        raised += 1
+if raised:
+    return x * 2
+''' + WRONG), "double"),
 
     # ---- breaking the batch
     "non_utf8_source": ({"mini.py": b"\xff\xfe def double(x):\n    return x\n", "other.py": OTHER}, "module"),
