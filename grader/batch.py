@@ -12,8 +12,9 @@ Process model (see docs/architecture.md):
 The parent never runs a parallel torch op (it pins one thread before
 anything, then may run the suites once against the reference to warm
 itself up), so forked children cannot hang in OpenMP; each judge has a
-wall-clock budget and is killed past it; each result is written atomically
-as it arrives, and a finished submission is not graded again on resume.
+wall-clock budget and is killed past it (see grader.pool); each result goes
+to the ledger as it arrives, and a finished submission is not graded again
+on resume; one the grader failed is graded again (see ClassGrading).
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import sandbox
+from . import cgroups, sandbox
 from .assignment import Assignment
 from .forkserver import Scratch, Zygote, ZygoteLost
 
@@ -97,5 +97,6 @@ class GradingHost:
     def close(self) -> None:
         if self.zygote is not None:
             self.zygote.stop()
+        cgroups.remove_all()  # now: `grader run` ends with os._exit, which skips atexit
         os.chdir(self._home)
         self.scratch.remove()
