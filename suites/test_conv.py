@@ -220,7 +220,10 @@ def test_output_size_everything(student, case):
 
 def check_shape(student, input_shape, out_channels, k, s=1, p=0, d=1, hint=SIZE_HINT):
     got = student.conv.conv2d_output_shape(input_shape, out_channels, k, stride=s, padding=p, dilation=d)
-    expect.equal(got, torch_output_shape(input_shape, out_channels, k, s, p, d),
+    want = torch_output_shape(input_shape, out_channels, k, s, p, d)
+    if isinstance(got, list) and all(type(v) is int for v in got) and tuple(got) == want:
+        return   # a list (or a torch.Size, which arrives as a tuple) of the right ints is as good as a tuple
+    expect.equal(got, want,
                  hint=int_hint(got, "(N, C, H, W) becomes a tuple of ints (N, out_channels, H_out, W_out); " + hint))
 
 
@@ -349,8 +352,11 @@ def test_conv2d_padding(student, case):
 @given(case=conv_cases(batch=True, channels=True, bias="maybe", max_stride=3, max_padding=2,
                        dtypes=(torch.float32, torch.float64)))
 def test_conv2d_everything_and_dtype(student, case):
-    """conv2d equals F.conv2d with everything at once, in float32 and float64 (the dtype is kept)"""
-    expect.tensor(call_conv2d(student, case), expected_conv2d(case), hint=conv2d_hint(case))
+    """conv2d equals F.conv2d with everything at once, in float32 and float64 (the dtype is kept),
+    leaving input, weight and bias unchanged"""
+    got = expect.call_keeping_inputs(student.conv.conv2d, case["input"], case["weight"], case["bias"],
+                                     stride=case["stride"], padding=case["padding"])
+    expect.tensor(got, expected_conv2d(case), hint=conv2d_hint(case))
 
 
 @pytest.mark.points(2)
