@@ -190,7 +190,7 @@ def floor(subs: list[Path]) -> tuple[float, int]:
     if not subs:
         return 0.0, 0
     _, peak, proc = timed([sys.executable, "-c", FLOOR, *map(str, subs)], ROOT)
-    secs = float(next(l for l in proc.stdout.splitlines() if l.startswith("FLOOR_SECONDS")).split()[1])
+    secs = float(next(line for line in proc.stdout.splitlines() if line.startswith("FLOOR_SECONDS")).split()[1])
     return secs, peak
 
 
@@ -256,7 +256,7 @@ def main() -> None:
         row(f"grader run -j {args.jobs} (isolated)", sj, mj)
         row(f"naive pytest per submission -j {args.jobs}", sn_scaled, mn,
             f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "")
-        row(f"  the same, judges' pytest options", st_scaled, mt,
+        row("  the same, judges' pytest options", st_scaled, mt,
             f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "")
         row("floor: one warm process, inline", sf_scaled, mf,
             f"(measured on {len(fsub)}, scaled)" if len(fsub) < len(subs) else "")

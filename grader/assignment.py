@@ -40,7 +40,7 @@ class Assignment:
         return self.root / "suites"
 
     @classmethod
-    def locate(cls, given: str | None = None) -> "Assignment":
+    def locate(cls, given: str | None = None) -> Assignment:
         """``--assignment``, else $GRADER_ASSIGNMENT, else the nearest folder
         above the current one with ``suites/``, else the checkout holding grader."""
         candidates = []
@@ -134,7 +134,8 @@ class Assignment:
             sys.stdout = old
             devnull.close()
         if errors or code not in (0, 5):
-            raise AssignmentError("the grading suites could not be loaded:\n" + "\n".join(errors or [f"pytest exit {code}"]))
+            reasons = errors or [f"pytest exit {code}"]
+            raise AssignmentError("the grading suites could not be loaded:\n" + "\n".join(reasons))
         if not collected:
             raise AssignmentError(f"no grading tests found in {self.suites}")
         self.tests = collected

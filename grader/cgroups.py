@@ -280,7 +280,7 @@ def _rmdir_all(path: str) -> None:
 
 
 _TREE_NAME = re.compile(r"grader-(?:probe-)?(\d+)-[0-9a-f]+")  # see _tree_name
-_MADE: list["Sandbox"] = []
+_MADE: list[Sandbox] = []
 
 
 def remove_all() -> None:
@@ -298,7 +298,7 @@ class Sandbox:
     owner: int = field(default_factory=os.getpid)
 
     @classmethod
-    def create(cls) -> "Sandbox":
+    def create(cls) -> Sandbox:
         """Make the run's trees, removed by :meth:`remove` or :func:`remove_all`
         in this process (forked judges leave them alone), or else by a
         watcher once this process is gone (see :func:`_start_watcher`)."""

@@ -90,7 +90,7 @@ class ProcessChannel:
         try:
             # The reply has begun; allow its transfer a little past the call's limit.
             return protocol.recv(self.sock, deadline=max(deadline, time.monotonic()) + 5)
-        except socket.timeout:
+        except TimeoutError:
             self.close()
             raise ChannelLost("timed out", Lost.TIMED_OUT) from None
         except (EOFError, OSError):

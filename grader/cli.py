@@ -16,7 +16,6 @@ from pathlib import Path
 
 from .safetext import for_terminal
 
-
 GRADER_FAILED = 5
 
 
@@ -28,7 +27,7 @@ def _table(outcome) -> str:
     name_w = max([10] + [len(n) for n in names])
     head = f"{'submission':<{name_w}}  {'score':>9}  " + "  ".join(f"{e:>10}" for e in exercises)
     lines = [head, "-" * len(head)]
-    for r, name in zip(outcome.results, names):
+    for r, name in zip(outcome.results, names, strict=True):
         scores = r.exercise_scores()
         cells = "  ".join(f"{scores.get(e, (0, 0))[0]:>6g}/{scores.get(e, (0, 0))[1]:<3g}" for e in exercises)
         lines.append(f"{name:<{name_w}}  {r.score:>5g}/{r.max_score:<3g}  {cells}")

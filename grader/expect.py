@@ -51,7 +51,7 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
     if isinstance(b, float) and math.isnan(b):
@@ -164,7 +164,7 @@ def _check_unchanged(call: Any, before: tuple, after: tuple) -> None:
     (args, kwargs), (args_after, kwargs_after) = before, after
     ordinals = ("first", "second", "third", "fourth", "fifth")
     named = [(f"{ordinals[i]} argument" if i < len(ordinals) else f"argument {i + 1}", a, b)
-             for i, (a, b) in enumerate(zip(args, args_after))]
+             for i, (a, b) in enumerate(zip(args, args_after, strict=False))]
     named += [(f"argument {k}=", v, kwargs_after.get(k)) for k, v in kwargs.items()]
     for name, was, now in named:
         if not _unchanged(was, now):
@@ -179,7 +179,7 @@ def _unchanged(was: Any, now: Any) -> bool:
                     torch.allclose(now, was, rtol=0, atol=0, equal_nan=True)))))
     if isinstance(was, (list, tuple)):
         return (isinstance(now, (list, tuple)) and len(now) == len(was)
-                and all(_unchanged(a, b) for a, b in zip(was, now)))
+                and all(_unchanged(a, b) for a, b in zip(was, now, strict=True)))
     if isinstance(was, dict):
         return isinstance(now, dict) and now.keys() == was.keys() and all(_unchanged(was[k], now[k]) for k in was)
     return True   # numbers and strings cannot change; objects in the worker are compared by the suite

@@ -70,7 +70,7 @@ class Scratch:
         return self.root / "judges"
 
     @classmethod
-    def create(cls, prefix: str = "grader-") -> "Scratch":
+    def create(cls, prefix: str = "grader-") -> Scratch:
         scratch = cls(Path(tempfile.mkdtemp(prefix=prefix)))
         for folder in (scratch.subs, scratch.pkg, scratch.work, scratch.judges):
             folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ class Zygote:
 
     @classmethod
     def start(cls, scratch: Scratch, limits: dict, env: dict[str, str], preload: str = "torch",
-              wrap: list[str] | None = None) -> "Zygote":
+              wrap: list[str] | None = None) -> Zygote:
         """Start a fork server in a fresh interpreter; ``wait_ready`` before use.
 
         The interpreter runs with ``-I`` (no cwd, no PYTHONPATH, no user

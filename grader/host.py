@@ -31,7 +31,7 @@ class GradingHost:
         self.restarts = 0
         self._home = os.getcwd()
 
-    def __enter__(self) -> "GradingHost":
+    def __enter__(self) -> GradingHost:
         try:
             self._set_up()
         except BaseException:

@@ -6,7 +6,8 @@ computed by :mod:`grader.introspect` on whichever side the object lives.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

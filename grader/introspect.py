@@ -6,7 +6,8 @@ comparable field by field.  Everything returned is plain data.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -72,7 +72,7 @@ def _source(cell) -> str:
 def strip_magics(src: str) -> str:
     lines = src.split("\n")
     if lines and lines[0].lstrip().startswith("%%"):
-        return "\n".join("# " + l for l in lines)
+        return "\n".join("# " + line for line in lines)
     out = []
     for line in lines:
         s = line.lstrip()
@@ -116,7 +116,7 @@ def split_notebook(path: Path) -> dict[str, str]:
     for cell in _read(path):
         src = _source(cell)
         name = None
-        first = next((l for l in src.split("\n") if l.strip()), "")
+        first = next((line for line in src.split("\n") if line.strip()), "")
         m = _MARK.match(first)
         if m:
             name = m.group(1)

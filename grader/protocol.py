@@ -316,7 +316,7 @@ class _Reader:
                 if self.deadline is not None:
                     left = self.deadline - time.monotonic()
                     if left <= 0:
-                        raise socket.timeout("deadline passed")
+                        raise TimeoutError("deadline passed")
                     self.sock.settimeout(left)
                 chunk = self.sock.recv(min(max(n - len(rest), self.CHUNK), 1 << 20))
                 if not chunk:

@@ -9,7 +9,8 @@ assertion can say which call, with which arguments, went wrong.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -283,7 +284,7 @@ class Session:
 
     # ------------------------------------------------------------------ modules
 
-    def module(self, name: str) -> "Remote":
+    def module(self, name: str) -> Remote:
         if name in self.import_failures:
             raise SettledFailure(self.import_failures[name])
         problem = self.problems.get(name) or self.problems.get("*")

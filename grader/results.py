@@ -70,7 +70,7 @@ class SubmissionResult:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "SubmissionResult":
+    def from_json(cls, d: dict[str, Any]) -> SubmissionResult:
         tests = [TestResult(**t) for t in d.get("tests", [])]
         return cls(**{**d, "tests": tests})
 

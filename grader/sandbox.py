@@ -35,7 +35,7 @@ def mode() -> str:
     return os.environ.get("GRADER_SANDBOX", "auto").lower()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bwrap_works() -> bool:
     exe = shutil.which("bwrap")
     if not exe:

@@ -41,9 +41,9 @@ import itertools
 import re
 import sys
 import types
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 MAX_FILE_BYTES = 2_000_000
 MAX_STRINGS = 32  # possible values of one string expression before it counts as unreadable
@@ -148,7 +148,7 @@ class Rules:
             return None
         parts = value.split(".")
         for part in parts:
-            for root, names in self.by_root.items():
+            for names in self.by_root.values():
                 if part in names:
                     return names[part]
         return None
@@ -297,7 +297,7 @@ def _bindings(body: list[ast.stmt]) -> tuple[dict, list]:
         elif isinstance(target, (ast.Tuple, ast.List)):
             values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(
                 target.elts) else [None] * len(target.elts)
-            for t, v in zip(target.elts, values):
+            for t, v in zip(target.elts, values, strict=True):
                 targets(t.value if isinstance(t, ast.Starred) else t, v, where)
 
     for node in _statements(body):
@@ -366,10 +366,10 @@ def _always(body: list[ast.stmt]) -> list[ast.stmt]:
 class Scope:
     module: Module
     bindings: dict
-    parent: "Scope | None" = None
+    parent: Scope | None = None
     globals_: frozenset = frozenset()
 
-    def child(self, node: ast.AST) -> "Scope":
+    def child(self, node: ast.AST) -> Scope:
         """The scope of a function, lambda or class nested in this one."""
         if isinstance(node, ast.Lambda):
             body = [node.body]
@@ -403,7 +403,7 @@ def _arguments(args: ast.arguments) -> list[str]:
 class _Folder:
     """Works out the strings an expression can be, when it is built from constants."""
 
-    def __init__(self, reader: "_Reader | None", scope: Scope | None) -> None:
+    def __init__(self, reader: _Reader | None, scope: Scope | None) -> None:
         self.reader, self.scope = reader, scope
 
     def fold(self, node: ast.AST) -> list[str] | None:

@@ -3,7 +3,7 @@ one output format, told by :class:`grader.ledger.Ledger`.  A new format is
 one module here and one line in ``REPORTERS``."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..ledger import Reporter
 from ..vocabulary import GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV

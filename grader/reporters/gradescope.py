@@ -38,7 +38,8 @@ def summary(r: SubmissionResult) -> str:
         lines.append(f"Grading problem: {r.error}")
     for ex, (got, mx) in r.exercise_scores().items():
         lines.append(f"{ex}: {got:g}/{mx:g}")
-    lines.append("GPU tests: " + ("ran" if r.gpu_lane else "skipped (no CUDA on the grading machine); they count for nothing"))
+    gpu = "ran" if r.gpu_lane else "skipped (no CUDA on the grading machine); they count for nothing"
+    lines.append("GPU tests: " + gpu)
     return "\n".join(lines)
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+from collections.abc import Callable, Iterator
 from types import FunctionType, MappingProxyType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -322,7 +323,7 @@ class ForbidGuard:
         if self._excluded(self._python_key):
             problem = "excluding torch's Python dispatch key"
             self._set_excluded(self._python_key, False)
-        for handler, depth in reversed(list(zip(self.handlers, depths))):
+        for handler, depth in reversed(list(zip(self.handlers, depths, strict=False))):
             if handler.repair():
                 problem = problem or "replacing the grader's handler"
             stack = handler.stack

@@ -38,7 +38,7 @@ import errno
 import os
 import platform
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _RET_ALLOW = 0x7FFF0000

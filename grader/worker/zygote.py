@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     while True:
         try:
             msg, fds, flags, _addr = socket.recv_fds(control, 65536, 4)
-        except socket.timeout:
+        except TimeoutError:
             server.sweep()
             continue
         except OSError:
