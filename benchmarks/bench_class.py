@@ -21,6 +21,7 @@ speed drifts; the printout shows by how much across ``-j 1``).  Peak
 memory is the largest sum of PSS over the process tree (shared pages
 counted once), sampled once a second.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,11 @@ def make_class(dest: Path, n: int) -> list[Path]:
     for i in range(n):
         kind, mutant = kinds[i % len(kinds)]
         folder = dest / f"s{i:04d}"
-        shutil.copytree(ROOT / ("exercises" if kind == "stub" else "solutions"), folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+        shutil.copytree(
+            ROOT / ("exercises" if kind == "stub" else "solutions"),
+            folder,
+            ignore=shutil.ignore_patterns("__pycache__", "__init__.py"),
+        )
         if mutant is not None:
             shutil.copy(mutant, folder / f"{mutant.parent.name}.py")
         subs.append(folder)
@@ -89,7 +93,7 @@ class PeakMemory:
             if entry.isdigit():
                 try:
                     stat = open(f"/proc/{entry}/stat").read()
-                    ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                    ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
                 except (OSError, ValueError):
                     continue
                 children.setdefault(ppid, []).append(int(entry))
@@ -126,8 +130,15 @@ class PeakMemory:
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess]:
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "CI": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "CI": "1"},
+    )
     mem = PeakMemory(proc.pid)
     out, _ = proc.communicate()
     peak = mem.stop()
@@ -135,8 +146,10 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedPr
 
 
 def shipped(subs: list[Path], jobs: int, out: Path) -> tuple[float, int]:
-    secs, peak, proc = timed([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
-                              "-j", str(jobs), "--no-resume"], ROOT)
+    secs, peak, proc = timed(
+        [sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out), "-j", str(jobs), "--no-resume"],
+        ROOT,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"grader run failed:\n{proc.stdout[-3000:]}")
     return secs, peak
@@ -155,10 +168,19 @@ def naive(subs: list[Path], jobs: int, pytest_args: list[str]) -> tuple[float, i
     while queue or running:
         while queue and len(running) < jobs:
             sub = queue.pop(0)
-            cmd = [sys.executable, "-m", "pytest", *pytest_args,
-                   "--grader-submission", str(sub), "--grader-isolation", "inline"]
-            p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 stdin=subprocess.DEVNULL)
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                *pytest_args,
+                "--grader-submission",
+                str(sub),
+                "--grader-isolation",
+                "inline",
+            ]
+            p = subprocess.Popen(
+                cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+            )
             running.append((p, PeakMemory(p.pid)))
         for p, m in list(running):
             if p.poll() is not None:
@@ -217,12 +239,14 @@ def main() -> None:
     ap.add_argument("--naive-sample", type=int, default=20, help="submissions for the naive baseline (0: all)")
     ap.add_argument("--floor-sample", type=int, default=0, help="submissions for the floor (0: all)")
     args = ap.parse_args()
-    gib = 1024 ** 3
+    gib = 1024**3
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         tmp = Path(tmp)
         subs = make_class(tmp / "class", args.n)
-        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"{platform.system()} {platform.release()}")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}"
+        )
         print(f"class: {len(subs)} submissions (reference, stubs, one-bug variants); whole course")
 
         # Each comparison's two sides are measured around the same time: half
@@ -248,36 +272,58 @@ def main() -> None:
         t_run, t_imp, t_floor = cold_start(subs[0], tmp / "cold")
 
         def row(name, secs, peak, note=""):
-            print(f"{name:<34} {secs:8.1f} s  {secs / len(subs):6.3f} s/sub  {len(subs) / secs:6.2f} sub/s  "
-                  f"peak {peak / gib:5.2f} GiB {note}")
+            print(
+                f"{name:<34} {secs:8.1f} s  {secs / len(subs):6.3f} s/sub  {len(subs) / secs:6.2f} sub/s  "
+                f"peak {peak / gib:5.2f} GiB {note}"
+            )
 
         print()
         row("grader run -j 1 (isolated)", s1, m1)
         row(f"grader run -j {args.jobs} (isolated)", sj, mj)
-        row(f"naive pytest per submission -j {args.jobs}", sn_scaled, mn,
-            f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "")
-        row("  the same, judges' pytest options", st_scaled, mt,
-            f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "")
-        row("floor: one warm process, inline", sf_scaled, mf,
-            f"(measured on {len(fsub)}, scaled)" if len(fsub) < len(subs) else "")
+        row(
+            f"naive pytest per submission -j {args.jobs}",
+            sn_scaled,
+            mn,
+            f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "",
+        )
+        row(
+            "  the same, judges' pytest options",
+            st_scaled,
+            mt,
+            f"(measured on {len(nsub)}, scaled)" if len(nsub) < len(subs) else "",
+        )
+        row(
+            "floor: one warm process, inline",
+            sf_scaled,
+            mf,
+            f"(measured on {len(fsub)}, scaled)" if len(fsub) < len(subs) else "",
+        )
         print()
         print(f"-j {args.jobs} vs naive -j {args.jobs}: {sn_scaled / sj:5.1f}x throughput   (target >= 5x)")
         print(f"-j {args.jobs} vs naive -j {args.jobs} with the judges' options: {st_scaled / sj:5.1f}x")
         print(f"-j 1 vs floor:            {s1 / sf_scaled:5.2f}x time         (target <= 1.5x)")
         n = len(subs)
-        print(f"cost beyond the floor, per submission: grader run -j 1 {(s1 - sf_scaled) / n:.2f} s, "
-              f"naive pytest {(sn_scaled * args.jobs - sf_scaled) / n:.2f} s (start-up, imports, collection)")
-        print(f"one judge's time per submission: -j 1 {judge1:.2f} s, -j {args.jobs} {judgej:.2f} s "
-              f"(-j {args.jobs} scales {s1 / sj:.2f}x over -j 1)")
+        print(
+            f"cost beyond the floor, per submission: grader run -j 1 {(s1 - sf_scaled) / n:.2f} s, "
+            f"naive pytest {(sn_scaled * args.jobs - sf_scaled) / n:.2f} s (start-up, imports, collection)"
+        )
+        print(
+            f"one judge's time per submission: -j 1 {judge1:.2f} s, -j {args.jobs} {judgej:.2f} s "
+            f"(-j {args.jobs} scales {s1 / sj:.2f}x over -j 1)"
+        )
         print(f"peak memory at -j {args.jobs}:     {mj / gib:5.2f} GiB             (target < 2.5 GiB)")
-        print(f"cold start, one submission: {t_run:.1f} s vs import torch+torchvision {t_imp:.1f} s + floor "
-              f"{t_floor:.1f} s = {t_imp + t_floor:.1f} s   (target: within 2 s)")
+        print(
+            f"cold start, one submission: {t_run:.1f} s vs import torch+torchvision {t_imp:.1f} s + floor "
+            f"{t_floor:.1f} s = {t_imp + t_floor:.1f} s   (target: within 2 s)"
+        )
         print(f"grades.csv identical at -j 1 and -j {args.jobs}: {same}")
 
         halves = len(fsub[0::2]), len(fsub[1::2])
         if all(halves):
-            print(f"drift: the floor took {sf_a / halves[0]:.3f} s/sub just before -j 1 and "
-                  f"{sf_b / halves[1]:.3f} s/sub just after (the ratio uses both)")
+            print(
+                f"drift: the floor took {sf_a / halves[0]:.3f} s/sub just before -j 1 and "
+                f"{sf_b / halves[1]:.3f} s/sub just after (the ratio uses both)"
+            )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ sides grade with the earlier commit's suites and reference, so that only the
 engine differs (a change to the suites changes the work, not the grader's
 cost); grades must then be identical.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,26 @@ from bench_class import make_class  # noqa: E402
 
 def grade(tree: Path, assignment: Path, subs: list[Path], jobs: int, out: Path) -> float:
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", *map(str, subs), "--out", str(out),
-                           "-j", str(jobs), "--no-resume", "--assignment", str(assignment)],
-                          cwd=tree, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "run",
+            *map(str, subs),
+            "--out",
+            str(out),
+            "-j",
+            str(jobs),
+            "--no-resume",
+            "--assignment",
+            str(assignment),
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"grader run in {tree} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -43,14 +61,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=1, help="runs of each side, alternating")
-    ap.add_argument("--same-assignment", action="store_true",
-                    help="both sides grade with the earlier commit's suites and reference")
+    ap.add_argument(
+        "--same-assignment", action="store_true", help="both sides grade with the earlier commit's suites and reference"
+    )
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         base = Path(tmp)
         old = base / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), opts.before], cwd=ROOT,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(old), opts.before], cwd=ROOT, check=True, capture_output=True
+        )
         try:
             subs = make_class(base / "class", opts.n)
             times: dict[str, list[float]] = {"before": [], "now": []}
@@ -63,14 +83,19 @@ def main() -> None:
             same = (base / "out-before" / "grades.csv").read_bytes() == (base / "out-now" / "grades.csv").read_bytes()
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
-    rev = subprocess.run(["git", "rev-parse", "--short", opts.before], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip()
-    print(f"class: {opts.n} submissions, -j {opts.jobs}; before = {opts.before} ({rev}); "
-          f"suites: {'the earlier commit' if opts.same_assignment else 'each side its own'}")
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", opts.before], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"class: {opts.n} submissions, -j {opts.jobs}; before = {opts.before} ({rev}); "
+        f"suites: {'the earlier commit' if opts.same_assignment else 'each side its own'}"
+    )
     for side, ts in times.items():
         print(f"{side:<6} best {min(ts) / opts.n:.3f} s/sub   mean {sum(ts) / len(ts) / opts.n:.3f} s/sub")
-    print(f"now / before: best {min(times['now']) / min(times['before']):.3f}x   "
-          f"mean {sum(times['now']) / sum(times['before']):.3f}x")
+    print(
+        f"now / before: best {min(times['now']) / min(times['before']):.3f}x   "
+        f"mean {sum(times['now']) / sum(times['before']):.3f}x"
+    )
     print(f"grades.csv identical: {same}")
 
 

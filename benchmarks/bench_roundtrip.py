@@ -19,6 +19,7 @@ the median wall time per request and the judge's own CPU time per request
 
     python benchmarks/bench_roundtrip.py [--requests 2000] [--rounds 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,13 @@ def main() -> None:
             activations = request(channel, "import", name="activations", student=True)
             sequential = request(channel, "import", name="sequential", student=True)
             relu = request(channel, "getattr", target=activations, name="relu")
-            net = request(channel, "call", target=request(channel, "getattr", target=sequential,
-                                                           name="CIFAR10Net"), args=[], kwargs={})
+            net = request(
+                channel,
+                "call",
+                target=request(channel, "getattr", target=sequential, name="CIFAR10Net"),
+                args=[],
+                kwargs={},
+            )
             kinds = {
                 "getattr": lambda: request(channel, "getattr", target=activations, name="relu"),
                 "call": lambda: request(channel, "call", target=relu, args=[small], kwargs={}),
@@ -87,8 +93,7 @@ def main() -> None:
                 t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(args.requests):
                     fn()
-                out[kind] = ((time.perf_counter() - t0) / args.requests,
-                             (time.process_time() - c0) / args.requests)
+                out[kind] = ((time.perf_counter() - t0) / args.requests, (time.process_time() - c0) / args.requests)
             return out
 
         results: dict[str, dict[str, list[tuple[float, float]]]] = {"inline": {}, "isolated": {}}
@@ -105,8 +110,10 @@ def main() -> None:
             zygote.stop()
         remove_scratch(scratch)
 
-    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
-          f"worker sandbox: {'; '.join(p.split(':')[0] for p in protections)}")
+    print(
+        f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+        f"worker sandbox: {'; '.join(p.split(':')[0] for p in protections)}"
+    )
     print(f"{args.rounds} rounds of {args.requests} requests per kind; medians, microseconds per request")
     print(f"{'':10} {'inline wall':>12} {'isolated wall':>14} {'extra':>7} {'judge CPU isolated':>19}")
     for kind in results["inline"]:

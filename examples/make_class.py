@@ -3,6 +3,7 @@ and the realistic bugs in tests/mutants (run after changing any of them).
 
     python examples/make_class.py
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,10 @@ def folder(name: str, sources: dict[str, str]) -> None:
 
 def notebook(path: Path, sources: dict[str, str], marker: bool = True) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# My PyTorch exercises"),
-                nbformat.v4.new_code_cell("import torch\nfrom torch import nn")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# My PyTorch exercises"),
+        nbformat.v4.new_code_cell("import torch\nfrom torch import nn"),
+    ]
     for module, src in sources.items():
         if marker:
             nb.cells.append(nbformat.v4.new_code_cell(f"# exercise: {module}\n{src}"))
@@ -57,21 +60,23 @@ def main() -> None:
     # carol: two classic bugs.
     folder("carol", module_sources({"conv": "wrong_no_plus_one", "losses": "wrong_ce_naive_log_softmax"}))
     # dave: one notebook with `# exercise:` lines, two bugs.
-    notebook(CLASS / "dave.ipynb", module_sources({"pooling": "wrong_zero_padding",
-                                                    "training": "wrong_no_zero_grad"}))
+    notebook(CLASS / "dave.ipynb", module_sources({"pooling": "wrong_zero_padding", "training": "wrong_no_zero_grad"}))
     # erin: a zip of a folder of notebooks tagged per cell, two bugs.
     tmp = CLASS / "_erin"
     tmp.mkdir()
-    for module, src in module_sources({"activations": "wrong_relu_inplace_returns_copy",
-                                       "sequential": "wrong_kernel3"}).items():
+    for module, src in module_sources(
+        {"activations": "wrong_relu_inplace_returns_copy", "sequential": "wrong_kernel3"}
+    ).items():
         notebook(tmp / f"{module}.ipynb", {module: src}, marker=False)
     with zipfile.ZipFile(CLASS / "erin.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(tmp.iterdir()):
             zf.write(p, f"erin/{p.name}")
     shutil.rmtree(tmp)
     # frank: only did the first two lessons; data loader bug.
-    folder("frank", {m: s for m, s in module_sources({"data": "wrong_ignores_train"}).items()
-                     if m in ("tudui", "conv", "data")})
+    folder(
+        "frank",
+        {m: s for m, s in module_sources({"data": "wrong_ignores_train"}).items() if m in ("tudui", "conv", "data")},
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ The public API for grading suites (assignment content) is small:
 
 Everything else is the engine's business.
 """
+
 from __future__ import annotations
 
 import importlib

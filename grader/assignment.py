@@ -5,6 +5,7 @@ An assignment is a folder holding ``suites/`` (the grading suites) and
 ``grader.toml`` with the exercises' display order.  The engine learns the
 exercises from the suites' ``exercise`` markers, never from a list of its own.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,7 +59,8 @@ class Assignment:
         where = candidates[0] if given or os.environ.get("GRADER_ASSIGNMENT") else Path.cwd()
         raise AssignmentError(
             f"no assignment found at {where}: an assignment folder holds suites/ and solutions/. "
-            "Run grader from it, or pass --assignment DIR.")
+            "Run grader from it, or pass --assignment DIR."
+        )
 
     def version(self) -> str:
         """A hash of the suites, the reference and the engine: changing any regrades."""
@@ -89,12 +91,34 @@ class Assignment:
         # else the machine has installed (a plugin that reorders, reruns or times
         # tests would change scores), and no scan of every installed package's
         # metadata at each judge's start.
-        return [*(files or [str(self.suites)]), "--rootdir", str(self.root),
-                "--disable-plugin-autoload", "-p", "grader.plugin", "-p", "_hypothesis_pytestplugin",
-                "-p", "no:cacheprovider",
-                "-p", "no:randomly", "-p", "no:unraisableexception", "--tb=native",
-                "--hypothesis-seed=0", "-p", "no:logging", "-p", "no:warnings", "--capture=no",
-                "-o", "addopts=", "-o", "testpaths=", "-q"]
+        return [
+            *(files or [str(self.suites)]),
+            "--rootdir",
+            str(self.root),
+            "--disable-plugin-autoload",
+            "-p",
+            "grader.plugin",
+            "-p",
+            "_hypothesis_pytestplugin",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:unraisableexception",
+            "--tb=native",
+            "--hypothesis-seed=0",
+            "-p",
+            "no:logging",
+            "-p",
+            "no:warnings",
+            "--capture=no",
+            "-o",
+            "addopts=",
+            "-o",
+            "testpaths=",
+            "-q",
+        ]
 
     def collect(self) -> None:
         """Import the suites and the reference in this process, and list the tests.
@@ -116,8 +140,11 @@ class Assignment:
             def pytest_collection_modifyitems(self, items):
                 pin_hypothesis_seeds(items)
                 for item in items:
-                    collected.append(TestInfo(item.nodeid, exercise_of(item), points_of(item),
-                                              item.get_closest_marker("gpu") is not None))
+                    collected.append(
+                        TestInfo(
+                            item.nodeid, exercise_of(item), points_of(item), item.get_closest_marker("gpu") is not None
+                        )
+                    )
 
             def pytest_collectreport(self, report):
                 if report.failed:
@@ -193,8 +220,18 @@ class Assignment:
         # everything, so one interrupt may not be enough.
         signal.setitimer(signal.ITIMER_REAL, budget, 0.05)
         try:
-            code = pytest.main([*self.pytest_args(), "-m", "not gpu", "--grader-submission", str(reference),
-                                "--grader-isolation", "inline"], plugins=[Budget()])
+            code = pytest.main(
+                [
+                    *self.pytest_args(),
+                    "-m",
+                    "not gpu",
+                    "--grader-submission",
+                    str(reference),
+                    "--grader-isolation",
+                    "inline",
+                ],
+                plugins=[Budget()],
+            )
         except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the grading
             return f"running the suites on the reference raised {type(exc).__name__}: {exc}"
         finally:

@@ -16,6 +16,7 @@ wall-clock budget and is killed past it (see grader.pool); each result goes
 to the ledger as it arrives, and a finished submission is not graded again
 on resume; one the grader failed is graded again (see ClassGrading).
 """
+
 from __future__ import annotations
 
 import gc
@@ -122,8 +123,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     progress = None
     with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
         try:
-            ledger = Ledger(out, subs, assignment.exercises, store,
-                            reporters.chosen([JUNIT_XML] if opts.junit else []))
+            ledger = Ledger(out, subs, assignment.exercises, store, reporters.chosen([JUNIT_XML] if opts.junit else []))
             ledger.restore(kept)
             progress = Progress(len(subs), 0, stream or sys.stdout)
             for result in ledger.ordered():
@@ -136,8 +136,14 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
                 progress.close()
     ledger.close()
     ordered = ledger.ordered()
-    return BatchOutcome(ordered, assignment.exercises, any(r.gpu_lane for r in ordered), host.protections,
-                        time.monotonic() - t0, grading.failures)
+    return BatchOutcome(
+        ordered,
+        assignment.exercises,
+        any(r.gpu_lane for r in ordered),
+        host.protections,
+        time.monotonic() - t0,
+        grading.failures,
+    )
 
 
 class ClassGrading:
@@ -148,10 +154,12 @@ class ClassGrading:
         self.host, self.ledger, self.progress, self.opts = host, ledger, progress, opts
         self.assignment = host.assignment
         self.max_cpu = self.assignment.max_by_exercise(gpu=False)
-        self.template = JudgeTemplate(self.assignment, opts.isolation, opts.call_timeout, host.zygote,
-                                      placeholder=host.scratch.subs / ".template")
-        self.pool = JudgePool(cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0))),
-                              opts.submission_timeout, self._fork)
+        self.template = JudgeTemplate(
+            self.assignment, opts.isolation, opts.call_timeout, host.zygote, placeholder=host.scratch.subs / ".template"
+        )
+        self.pool = JudgePool(
+            cpu_slots(opts.jobs, sorted(os.sched_getaffinity(0))), opts.submission_timeout, self._fork
+        )
         self.shards: list[tuple[str, ...] | None] = [None]
         self.parts: dict[str, list[Judge]] = {}
         self.attempts: dict[str, int] = {}
@@ -193,8 +201,16 @@ class ClassGrading:
                 prepare(sub.source, prepared)
             except Exception as exc:  # noqa: BLE001 - never lose the row
                 self.pool.cancel(task.key)
-                self._settle(sub, error_result(sub.name, sub.slug, self.assignment.exercises,
-                                               f"the submission could not be read: {exc}", self.max_cpu))
+                self._settle(
+                    sub,
+                    error_result(
+                        sub.name,
+                        sub.slug,
+                        self.assignment.exercises,
+                        f"the submission could not be read: {exc}",
+                        self.max_cpu,
+                    ),
+                )
                 return None
         stem = sub.slug if task.files is None else f"{sub.slug}.part{task.part}"
         report, log = scratch.judges / f"{stem}.report.json", scratch.judges / f"{stem}.log"
@@ -206,8 +222,9 @@ class ClassGrading:
             ours.close()
             for other in others:  # the other judges' gates and pidfds
                 other.close()
-            self.template.judge(prepared, report, log, theirs.detach(),
-                                list(task.files) if task.files is not None else None)
+            self.template.judge(
+                prepared, report, log, theirs.detach(), list(task.files) if task.files is not None else None
+            )
         theirs.close()
         ours.setblocking(False)
         return Judge(task, pid, ours.detach(), report, log)
@@ -239,11 +256,13 @@ class ClassGrading:
             reports.append(report)
         order = {t.nodeid: i for i, t in enumerate(self.assignment.tests)}
         try:
-            return from_judge_report(sub.name, sub.slug, exercises, merge_reports(reports, order),
-                                     self.max_cpu, elapsed)
+            return from_judge_report(
+                sub.name, sub.slug, exercises, merge_reports(reports, order), self.max_cpu, elapsed
+            )
         except Exception as exc:  # noqa: BLE001
-            return error_result(sub.name, sub.slug, exercises, f"unreadable judge report ({exc})",
-                                self.max_cpu, elapsed)
+            return error_result(
+                sub.name, sub.slug, exercises, f"unreadable judge report ({exc})", self.max_cpu, elapsed
+            )
 
     def _regrade(self, sub: Submission, why: str, elapsed: float) -> None:
         """The grader failed this submission: restart the fork server if it
@@ -256,10 +275,13 @@ class ClassGrading:
             self.pool.submit(self._tasks(sub), first=True)
             return
         self.failures.append((sub.name, why))
-        message = (f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
-                   "This is not your fault: your instructor will grade it again.")
-        self._settle(sub, error_result(sub.name, sub.slug, self.assignment.exercises, message,
-                                       self.max_cpu, elapsed), keep=False)
+        message = (
+            f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
+            "This is not your fault: your instructor will grade it again."
+        )
+        self._settle(
+            sub, error_result(sub.name, sub.slug, self.assignment.exercises, message, self.max_cpu, elapsed), keep=False
+        )
 
     def _settle(self, sub: Submission, result: SubmissionResult, keep: bool = True) -> None:
         self.ledger.record(sub, result, keep)

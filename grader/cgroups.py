@@ -23,6 +23,7 @@ refuses moves outside the sandbox's cgroup namespace, so there only the
 run's cap applies.  Where no hierarchy is writable (a grader run by a plain
 user, most often) nothing is made and nothing is claimed.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -207,8 +208,10 @@ def _remove_tree(path: str, wait_s: float = 3.0) -> None:
 
 
 # Run by the watcher: a fresh interpreter, given the grader package's parent folder.
-_WATCHER = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.cgroups import watch; "
-            "watch(int(sys.argv[2]), sys.argv[3:])")
+_WATCHER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from grader.cgroups import watch; "
+    "watch(int(sys.argv[2]), sys.argv[3:])"
+)
 
 
 def _start_watcher(paths: list[str]) -> None:
@@ -223,9 +226,13 @@ def _start_watcher(paths: list[str]) -> None:
 
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        subprocess.Popen([sys.executable, "-I", "-c", _WATCHER, package_parent, str(os.getpid()), *paths],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-I", "-c", _WATCHER, package_parent, str(os.getpid()), *paths],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except OSError:
         pass  # left to remove_all, atexit or the next run's _collect_garbage
 
@@ -324,8 +331,10 @@ class Sandbox:
         enter = [os.path.join(t.path, "fork-server", "cgroup.procs") for t in self.trees]
         # `echo 0` moves the shell itself; bubblewrap and the fork server it
         # execs stay there.  A failure only loses the cap, never the run.
-        script = ('GRADER_CGROUPS=$1; export GRADER_CGROUPS; shift; '
-                  'while [ "$1" != -- ]; do echo 0 2>/dev/null >"$1"; shift; done; shift; exec "$@"')
+        script = (
+            "GRADER_CGROUPS=$1; export GRADER_CGROUPS; shift; "
+            'while [ "$1" != -- ]; do echo 0 2>/dev/null >"$1"; shift; done; shift; exec "$@"'
+        )
         cmd = ["/bin/sh", "-c", script, "sh", os.pathsep.join(worker_trees), *enter, "--", *(prefix or [])]
         if in_bwrap:
             for path in worker_trees:
@@ -353,15 +362,21 @@ def worker_memory_mib(memory_mib: int) -> int:
 
 
 def task_caps(trees: list[Tree], in_bwrap: bool) -> list[str]:
-    return [f"cgroup v{t.version}: at most {run_tasks()} tasks for the whole sandbox"
-            + (f", each worker {WORKER_TASKS}" if t.per_worker(in_bwrap) else "")
-            for t in trees if "pids" in t.controllers]
+    return [
+        f"cgroup v{t.version}: at most {run_tasks()} tasks for the whole sandbox"
+        + (f", each worker {WORKER_TASKS}" if t.per_worker(in_bwrap) else "")
+        for t in trees
+        if "pids" in t.controllers
+    ]
 
 
 def memory_caps(trees: list[Tree], in_bwrap: bool, memory_mib: int | None) -> list[str]:
-    return [f"cgroup v{t.version}: each worker at most {worker_memory_mib(memory_mib)} MiB of memory, "
-            "shared memory and files in memory included"
-            for t in trees if memory_mib and "memory" in t.controllers and t.per_worker(in_bwrap)]
+    return [
+        f"cgroup v{t.version}: each worker at most {worker_memory_mib(memory_mib)} MiB of memory, "
+        "shared memory and files in memory included"
+        for t in trees
+        if memory_mib and "memory" in t.controllers and t.per_worker(in_bwrap)
+    ]
 
 
 def probe() -> list[Tree]:

@@ -3,6 +3,7 @@
 Both channels move the same bytes (:mod:`grader.protocol`), so a suite
 judges alike whichever one runs it; only the process channel isolates.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,8 +63,7 @@ class ProcessChannel:
         self.zygote = zygote
         ours, theirs = socket.socketpair()
         try:
-            self.pid = zygote.spawn(theirs.fileno(), submission_dir,
-                                    os.path.basename(submission_dir.rstrip("/")), cpu)
+            self.pid = zygote.spawn(theirs.fileno(), submission_dir, os.path.basename(submission_dir.rstrip("/")), cpu)
         except BaseException:
             ours.close()
             raise

@@ -7,6 +7,7 @@ rows say so, none is kept for resuming: running the same command again
 grades them), 130 interrupted (Ctrl-C; what was graded is kept), 1 anything
 else.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .batch import BatchOptions, run_batch
 
     jobs = args.jobs or os.cpu_count() or 1
-    opts = BatchOptions(submissions=args.submissions, out=Path(args.out), jobs=jobs,
-                        isolation=args.isolation, call_timeout=args.timeout,
-                        submission_timeout=args.submission_timeout, resume=not args.no_resume,
-                        junit=args.junit, assignment=args.assignment,
-                        warm_up={"on": True, "off": False}.get(args.warm_up))
+    opts = BatchOptions(
+        submissions=args.submissions,
+        out=Path(args.out),
+        jobs=jobs,
+        isolation=args.isolation,
+        call_timeout=args.timeout,
+        submission_timeout=args.submission_timeout,
+        resume=not args.no_resume,
+        junit=args.junit,
+        assignment=args.assignment,
+        warm_up={"on": True, "off": False}.get(args.warm_up),
+    )
     try:
         outcome = run_batch(opts)
     except AssignmentError as exc:
@@ -53,21 +61,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 3
     except KeyboardInterrupt:
         # Each finished submission's results and grades.csv row are on disk already.
-        print(f"\ngrader: interrupted. What was graded is kept in {args.out}; run the same "
-              "command again to grade the rest (finished submissions are not graded again).",
-              file=sys.stderr)
+        print(
+            f"\ngrader: interrupted. What was graded is kept in {args.out}; run the same "
+            "command again to grade the rest (finished submissions are not graded again).",
+            file=sys.stderr,
+        )
         return 130
     print()
     print(_table(outcome))
     print()
     print(f"graded {len(outcome.results)} submission(s) in {outcome.elapsed:.1f} s with -j {jobs}")
     print("isolation: " + ("; ".join(outcome.protections) if outcome.protections else "n/a (nothing new to grade)"))
-    print("GPU lane: " + ("ran" if outcome.gpu_lane else
-                          "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only"))
+    print(
+        "GPU lane: "
+        + ("ran" if outcome.gpu_lane else "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only")
+    )
     print(f"wrote {Path(args.out) / 'grades.csv'} and {Path(args.out)}/<submission>/results.json")
     if outcome.failures:
-        print(f"grader: {len(outcome.failures)} submission(s) NOT graded: the grader itself failed "
-              "(not the students' code); run the same command again to grade them:", file=sys.stderr)
+        print(
+            f"grader: {len(outcome.failures)} submission(s) NOT graded: the grader itself failed "
+            "(not the students' code); run the same command again to grade them:",
+            file=sys.stderr,
+        )
         for name, why in outcome.failures:
             print(f"  {for_terminal(name)}: {for_terminal(why)}", file=sys.stderr)
         return GRADER_FAILED
@@ -89,20 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercise submissions.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="grade submissions and write grades.csv and results.json")
-    r.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                   help="a folder, a .ipynb notebook or a .zip archive, per student")
+    r.add_argument(
+        "submissions",
+        nargs="+",
+        metavar="SUBMISSION",
+        help="a folder, a .ipynb notebook or a .zip archive, per student",
+    )
     r.add_argument("--out", required=True, metavar="DIR", help="where grades.csv and results go")
     r.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
     r.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and solutions/")
-    r.add_argument("--isolation", choices=("process", "inline"), default="process",
-                   help="inline runs student code inside the judge: only for trusted code")
+    r.add_argument(
+        "--isolation",
+        choices=("process", "inline"),
+        default="process",
+        help="inline runs student code inside the judge: only for trusted code",
+    )
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per call into student code")
     r.add_argument("--submission-timeout", type=float, default=600.0, help="seconds per submission")
     r.add_argument("--no-resume", action="store_true", help="grade everything again")
     r.add_argument("--junit", action="store_true", help="also write DIR/junit.xml")
-    r.add_argument("--warm-up", choices=("auto", "on", "off"), default="auto",
-                   help="run the suites once against the reference before grading, so every "
-                        "judge starts warm (auto: from 24 submissions per job; grades are the same)")
+    r.add_argument(
+        "--warm-up",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run the suites once against the reference before grading, so every "
+        "judge starts warm (auto: from 24 submissions per job; grades are the same)",
+    )
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)

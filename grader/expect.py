@@ -4,6 +4,7 @@ Each failure says what was called (by default the last call into student
 code), what came back and what was expected; for tensors: shape, dtype, the
 largest error and the first place it differs.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,29 +60,50 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def close(actual: Any, expected: float, what: str | None = None, rtol: float = 1e-5,
-          atol: float = 1e-6, hint: str | None = None) -> None:
+def close(
+    actual: Any,
+    expected: float,
+    what: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    hint: str | None = None,
+) -> None:
     """A Python number close to ``expected``."""
     if type(actual) not in (int, float):
-        _fail(f"{_what(what)} returned {describe(actual)} ({type(actual).__name__}), "
-              f"expected a Python number close to {expected!r}.", hint)
+        _fail(
+            f"{_what(what)} returned {describe(actual)} ({type(actual).__name__}), "
+            f"expected a Python number close to {expected!r}.",
+            hint,
+        )
     if not math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
         _fail(f"{_what(what)} returned {actual!r}, expected {expected!r}.", hint)
 
 
-def tensor(actual: Any, expected: torch.Tensor, what: str | None = None, rtol: float = 1e-5,
-           atol: float = 1e-6, check_dtype: bool = True, hint: str | None = None) -> None:
+def tensor(
+    actual: Any,
+    expected: torch.Tensor,
+    what: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    check_dtype: bool = True,
+    hint: str | None = None,
+) -> None:
     """Same shape, dtype and values (within tolerance) as ``expected``."""
     w = _what(what)
     if not isinstance(actual, torch.Tensor):
-        _fail(f"{w} returned {describe(actual)} ({type(actual).__name__}), expected a tensor "
-              f"of shape {tuple(expected.shape)}.", hint)
+        _fail(
+            f"{w} returned {describe(actual)} ({type(actual).__name__}), expected a tensor "
+            f"of shape {tuple(expected.shape)}.",
+            hint,
+        )
     if actual.shape != expected.shape:
-        _fail(f"{w} returned a tensor of shape {tuple(actual.shape)}, expected shape "
-              f"{tuple(expected.shape)}.", hint)
+        _fail(f"{w} returned a tensor of shape {tuple(actual.shape)}, expected shape {tuple(expected.shape)}.", hint)
     if check_dtype and actual.dtype != expected.dtype:
-        _fail(f"{w} returned dtype {str(actual.dtype).replace('torch.', '')}, expected "
-              f"{str(expected.dtype).replace('torch.', '')}.", hint)
+        _fail(
+            f"{w} returned dtype {str(actual.dtype).replace('torch.', '')}, expected "
+            f"{str(expected.dtype).replace('torch.', '')}.",
+            hint,
+        )
     if actual.numel() == 0:
         return
     a = actual.detach().to(torch.float64) if not actual.is_complex() else actual.detach()
@@ -116,9 +138,11 @@ def finite(actual: Any, what: str | None = None, hint: str | None = None) -> Non
         _fail(f"{w} returned {actual[tuple(idx)].item()!r} at index {idx}: the result must be finite.", hint)
 
 
-INPUTS_HINT = ("only a function documented as in-place may change the tensors it is given: compute a new "
-               "tensor (x + 1, x.clamp(min=0), x - x.max()) instead of changing x itself (x += 1, x.add_(1), "
-               "x[...] = ...), which changes the caller's data too")
+INPUTS_HINT = (
+    "only a function documented as in-place may change the tensors it is given: compute a new "
+    "tensor (x + 1, x.clamp(min=0), x - x.max()) instead of changing x itself (x += 1, x.add_(1), "
+    "x[...] = ...), which changes the caller's data too"
+)
 
 
 def call_keeping_inputs(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -140,7 +164,7 @@ def call_keeping_inputs(fn: Any, *args: Any, **kwargs: Any) -> Any:
     label = object.__getattribute__(fn, "_label")
     call = CallText(label, args, kwargs)
     bound = session.module("functools").partial(fn, *args, **kwargs)
-    result = Remote._req(bound, "call", {"args": [], "kwargs": {}}, call)   # errors name the student's call
+    result = Remote._req(bound, "call", {"args": [], "kwargs": {}}, call)  # errors name the student's call
     if isinstance(result, Remote):
         object.__setattr__(result, "_label", ResultLabel(label, call))
     after = bound.args, (bound.keywords if kwargs else {})
@@ -163,27 +187,50 @@ def _check_unchanged(call: Any, before: tuple, after: tuple) -> None:
     """Fail naming the first argument of ``call`` whose value differs after it."""
     (args, kwargs), (args_after, kwargs_after) = before, after
     ordinals = ("first", "second", "third", "fourth", "fifth")
-    named = [(f"{ordinals[i]} argument" if i < len(ordinals) else f"argument {i + 1}", a, b)
-             for i, (a, b) in enumerate(zip(args, args_after, strict=False))]
+    named = [
+        (f"{ordinals[i]} argument" if i < len(ordinals) else f"argument {i + 1}", a, b)
+        for i, (a, b) in enumerate(zip(args, args_after, strict=False))
+    ]
     named += [(f"argument {k}=", v, kwargs_after.get(k)) for k, v in kwargs.items()]
     for name, was, now in named:
         if not _unchanged(was, now):
-            _fail(f"{call} changed its {name}: before the call it was {describe(was)}, "
-                  f"afterwards it is {describe(now)}. It must leave its inputs as they were.", INPUTS_HINT)
+            _fail(
+                f"{call} changed its {name}: before the call it was {describe(was)}, "
+                f"afterwards it is {describe(now)}. It must leave its inputs as they were.",
+                INPUTS_HINT,
+            )
 
 
 def _unchanged(was: Any, now: Any) -> bool:
     if isinstance(was, torch.Tensor):
-        return (isinstance(now, torch.Tensor) and now.shape == was.shape and now.dtype == was.dtype
-                and (bool(torch.equal(now, was)) or (was.is_floating_point() and bool(
-                    torch.allclose(now, was, rtol=0, atol=0, equal_nan=True)))))
+        return (
+            isinstance(now, torch.Tensor)
+            and now.shape == was.shape
+            and now.dtype == was.dtype
+            and (
+                bool(torch.equal(now, was))
+                or (was.is_floating_point() and bool(torch.allclose(now, was, rtol=0, atol=0, equal_nan=True)))
+            )
+        )
     if isinstance(was, (list, tuple)):
-        return (isinstance(now, (list, tuple)) and len(now) == len(was)
-                and all(_unchanged(a, b) for a, b in zip(was, now, strict=True)))
+        return (
+            isinstance(now, (list, tuple))
+            and len(now) == len(was)
+            and all(_unchanged(a, b) for a, b in zip(was, now, strict=True))
+        )
     if isinstance(was, dict):
         return isinstance(now, dict) and now.keys() == was.keys() and all(_unchanged(was[k], now[k]) for k in was)
-    return True   # numbers and strings cannot change; objects in the worker are compared by the suite
+    return True  # numbers and strings cannot change; objects in the worker are compared by the suite
 
 
-__all__ = ["GradingFailure", "StudentError", "fail", "true", "equal", "close", "tensor", "finite",
-           "call_keeping_inputs"]
+__all__ = [
+    "GradingFailure",
+    "StudentError",
+    "fail",
+    "true",
+    "equal",
+    "close",
+    "tensor",
+    "finite",
+    "call_keeping_inputs",
+]

@@ -12,6 +12,7 @@ any file system (and no abstract name either) can only be reached by
 inheriting it: the grader and the judges it forks hold one end, the fork
 server the other, and every worker closes it before student code runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,9 @@ class Zygote:
         self._launch = launch
 
     @classmethod
-    def start(cls, scratch: Scratch, limits: dict, env: dict[str, str], preload: str = "torch",
-              wrap: list[str] | None = None) -> Zygote:
+    def start(
+        cls, scratch: Scratch, limits: dict, env: dict[str, str], preload: str = "torch", wrap: list[str] | None = None
+    ) -> Zygote:
         """Start a fork server in a fresh interpreter; ``wait_ready`` before use.
 
         The interpreter runs with ``-I`` (no cwd, no PYTHONPATH, no user
@@ -108,8 +110,17 @@ class Zygote:
         package (the reference solutions, the suites) is on its import path.
         Worker limits are fixed here, for the server's whole life.
         """
-        zygote = cls(None, None, {"scratch": scratch, "limits": dict(limits), "env": dict(env),
-                                  "preload": preload, "wrap": list(wrap or [])})
+        zygote = cls(
+            None,
+            None,
+            {
+                "scratch": scratch,
+                "limits": dict(limits),
+                "env": dict(env),
+                "preload": preload,
+                "wrap": list(wrap or []),
+            },
+        )
         zygote._spawn_server()
         return zygote
 
@@ -117,17 +128,33 @@ class Zygote:
         launch = self._launch
         scratch: Scratch = launch["scratch"]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        code = (
-            "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-            "from grader.worker.zygote import main; main()"
-        )
-        cmd = [*launch["wrap"], sys.executable, "-I", "-c", code, str(scratch.pkg),
-               "--control-fd", str(theirs.fileno()), "--subs", str(scratch.subs),
-               "--limits", json.dumps(launch["limits"]), "--preload", launch["preload"]]
+        code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.worker.zygote import main; main()"
+        cmd = [
+            *launch["wrap"],
+            sys.executable,
+            "-I",
+            "-c",
+            code,
+            str(scratch.pkg),
+            "--control-fd",
+            str(theirs.fileno()),
+            "--subs",
+            str(scratch.subs),
+            "--limits",
+            json.dumps(launch["limits"]),
+            "--preload",
+            launch["preload"],
+        ]
         try:
-            self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            cwd=scratch.sandbox, env=launch["env"], start_new_session=True,
-                                            pass_fds=(theirs.fileno(),))
+            self.process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                cwd=scratch.sandbox,
+                env=launch["env"],
+                start_new_session=True,
+                pass_fds=(theirs.fileno(),),
+            )
         except OSError as exc:
             ours.close()
             raise ZygoteLost(f"the worker fork server could not be started ({exc})") from None

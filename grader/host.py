@@ -7,6 +7,7 @@ fixed order whatever goes wrong in between (the fork server stopped, the
 current folder restored, the scratch folder removed), and a later backend
 (a cluster worker) needs exactly this host, without the local scheduling.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,7 @@ from .forkserver import Scratch, Zygote, ZygoteLost
 
 
 class GradingHost:
-    def __init__(self, assignment: Assignment, isolation: str, warm_up: bool, budget: float,
-                 needs_workers: bool):
+    def __init__(self, assignment: Assignment, isolation: str, warm_up: bool, budget: float, needs_workers: bool):
         self.assignment = assignment
         self.isolation = isolation
         self.warm_up = warm_up
@@ -68,9 +68,12 @@ class GradingHost:
         if problem:
             # Students are judged against that reference: say so, and how to see why.
             a = self.assignment
-            print(f"grader: warning: {problem}; grading goes on. See which tests with:\n"
-                  f"  python -m pytest {a.suites} --grader-submission "
-                  f"{a.root / 'solutions'} --grader-isolation inline", file=sys.stderr)
+            print(
+                f"grader: warning: {problem}; grading goes on. See which tests with:\n"
+                f"  python -m pytest {a.suites} --grader-submission "
+                f"{a.root / 'solutions'} --grader-isolation inline",
+                file=sys.stderr,
+            )
 
     def wait_ready(self) -> None:
         """Wait for the fork server; one that failed to start is left for the

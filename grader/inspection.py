@@ -4,6 +4,7 @@ Each function takes either a local object (the reference's) or a
 :class:`~grader.remote.Remote` (the student's) and answers with plain data,
 computed by :mod:`grader.introspect` on whichever side the object lives.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,8 +51,9 @@ def structure(module: Any) -> dict:
     return introspect.describe_module(module)
 
 
-def vjp(fn: Any, *args: Any, grad_output: torch.Tensor | None = None,
-        wrt: Sequence[int] | None = None, **kwargs: Any) -> dict:
+def vjp(
+    fn: Any, *args: Any, grad_output: torch.Tensor | None = None, wrt: Sequence[int] | None = None, **kwargs: Any
+) -> dict:
     """Call ``fn(*args, **kwargs)`` and back-propagate ``grad_output``.
 
     Returns ``{"output", "connected", "grads", "kwarg_grads", "param_grads"}``;
@@ -61,9 +63,17 @@ def vjp(fn: Any, *args: Any, grad_output: torch.Tensor | None = None,
         from .remote import CallText
 
         what = CallText(_label(fn), args, kwargs, prefix="gradients of ")
-        return _remote_req(fn, Op.VJP, {"args": list(args), "kwargs": kwargs,
-                                       "grad_output": grad_output, "wrt": list(wrt) if wrt is not None else None},
-                           what)
+        return _remote_req(
+            fn,
+            Op.VJP,
+            {
+                "args": list(args),
+                "kwargs": kwargs,
+                "grad_output": grad_output,
+                "wrt": list(wrt) if wrt is not None else None,
+            },
+            what,
+        )
     return introspect.vjp(fn, args, kwargs, grad_output, wrt)
 
 

@@ -4,6 +4,7 @@ The judge asks them of the reference (a local object) and the worker asks
 them of the student's object; both run this module, so the answers are
 comparable field by field.  Everything returned is plain data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -14,10 +15,28 @@ from torch import nn
 
 # Hyperparameters worth reporting for common layers; names are torch's own.
 _CONFIG_ATTRS = (
-    "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-    "groups", "padding_mode", "in_features", "out_features", "ceil_mode",
-    "return_indices", "inplace", "start_dim", "end_dim", "p", "num_features",
-    "eps", "momentum", "affine", "negative_slope", "dim",
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+    "in_features",
+    "out_features",
+    "ceil_mode",
+    "return_indices",
+    "inplace",
+    "start_dim",
+    "end_dim",
+    "p",
+    "num_features",
+    "eps",
+    "momentum",
+    "affine",
+    "negative_slope",
+    "dim",
 )
 
 
@@ -104,8 +123,7 @@ def vjp(
         "output": out.detach(),
         "connected": connected,
         "grads": [args[i].grad if connected else None for i in chosen],
-        "kwarg_grads": {k: v.grad for k, v in kwargs.items()
-                        if isinstance(v, torch.Tensor) and v.requires_grad},
+        "kwarg_grads": {k: v.grad for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.requires_grad},
         "param_grads": {},
     }
     if isinstance(fn, nn.Module):

@@ -13,6 +13,7 @@ plugins and the collected items and only has to be told which submission
 it grades (:meth:`JudgeTemplate.judge`).  Nothing a judge does reaches the
 parent or the next judge: they share pages, never writes.
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -41,8 +42,7 @@ class TemplateError(AssignmentError):
 
 
 class JudgeTemplate:
-    def __init__(self, assignment, isolation: str, call_timeout: float, zygote=None,
-                 placeholder: Path | None = None):
+    def __init__(self, assignment, isolation: str, call_timeout: float, zygote=None, placeholder: Path | None = None):
         self.assignment = assignment
         self.isolation = isolation
         self.call_timeout = call_timeout
@@ -57,8 +57,16 @@ class JudgeTemplate:
     # ------------------------------------------------------------------ the parent
 
     def args(self, submission: str) -> list[str]:
-        return [*self.assignment.pytest_args(), "--grader-submission", submission, "--grader-prepared",
-                "--grader-isolation", self.isolation, "--grader-timeout", str(self.call_timeout)]
+        return [
+            *self.assignment.pytest_args(),
+            "--grader-submission",
+            submission,
+            "--grader-prepared",
+            "--grader-isolation",
+            self.isolation,
+            "--grader-timeout",
+            str(self.call_timeout),
+        ]
 
     def run(self, body: Callable[[], None]) -> None:
         """Set pytest up and collect, then call ``body`` where the tests would
@@ -108,8 +116,7 @@ class JudgeTemplate:
 
     # ------------------------------------------------------------------ a judge
 
-    def judge(self, prepared: Path, report: Path, log: Path, gate: int,
-              files: list[str] | None = None) -> NoReturn:
+    def judge(self, prepared: Path, report: Path, log: Path, gate: int, files: list[str] | None = None) -> NoReturn:
         """Runs in a judge just forked from :meth:`run`'s ``body``; never returns.
 
         It waits at its gate (one end of a socket pair) until the parent
@@ -168,8 +175,9 @@ class JudgeTemplate:
             wanted = {str(Path(f).resolve()) for f in files}
             session.items = [item for item in session.items if str(item.path) in wanted]
             plugin.exercises = {exercise_of(item): 0.0 for item in session.items}
-            plugin.collect_errors = [e for e in plugin.collect_errors
-                                     if str((config.rootpath / e.split(":", 1)[0]).resolve()) in wanted]
+            plugin.collect_errors = [
+                e for e in plugin.collect_errors if str((config.rootpath / e.split(":", 1)[0]).resolve()) in wanted
+            ]
         self.in_judge = True
         try:
             config.hook.pytest_runtestloop(session=session)

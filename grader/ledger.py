@@ -6,6 +6,7 @@ an earlier, interrupted run included; and what may be kept for resuming
 (only outcomes the student's code caused, never a failure of the grader's
 own machinery) must be decided in one place.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,12 +49,12 @@ class ResumeStore:
         return None
 
     def put(self, sub: Submission, result: SubmissionResult) -> None:
-        reportio.write_json_atomic(self.folder / f"{sub.slug}.json",
-                                   {"key": self.key(sub), "result": result.to_json()})
+        reportio.write_json_atomic(self.folder / f"{sub.slug}.json", {"key": self.key(sub), "result": result.to_json()})
 
 
-def plan(subs: list[Submission], store: ResumeStore, resume: bool
-         ) -> tuple[dict[str, SubmissionResult], list[Submission]]:
+def plan(
+    subs: list[Submission], store: ResumeStore, resume: bool
+) -> tuple[dict[str, SubmissionResult], list[Submission]]:
     """What is already graded (kept from an earlier run of the same
     submission and assignment) and what is left to grade, in order."""
     kept: dict[str, SubmissionResult] = {}
@@ -68,8 +69,9 @@ def plan(subs: list[Submission], store: ResumeStore, resume: bool
 
 
 class Ledger:
-    def __init__(self, out: Path, subs: list[Submission], exercises: list[str], store: ResumeStore,
-                 reporters: list[Reporter]):
+    def __init__(
+        self, out: Path, subs: list[Submission], exercises: list[str], store: ResumeStore, reporters: list[Reporter]
+    ):
         self.out = out
         self.subs = subs
         self.exercises = exercises

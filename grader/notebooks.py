@@ -8,6 +8,7 @@ cells are ignored, except cells made only of imports, which are kept at the
 top of every module (students usually import torch once, at the top).
 IPython magics (``%time``, ``!pip``) are commented out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,10 @@ def _read(path: Path):
     except NotebookError:
         raise
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise NotebookError(f"{name} could not be read as a notebook ({type(exc).__name__}: "
-                            f"{str(exc)[:200]}); save it again from Jupyter and resubmit") from None
+        raise NotebookError(
+            f"{name} could not be read as a notebook ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); save it again from Jupyter and resubmit"
+        ) from None
     return [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
 
 

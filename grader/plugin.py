@@ -15,6 +15,7 @@ Markers a suite uses:
     call_timeout(s)     seconds each call into student code may take
     gpu                 needs CUDA; skipped (and worth nothing) without it
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,13 +49,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "grading a submission")
     group.addoption("--grader-submission", help="the (prepared or raw) submission to grade")
     group.addoption("--grader-report", help="write the per-test results here as JSON")
-    group.addoption("--grader-isolation", choices=("process", "inline"), default="process",
-                    help="process (default): student code runs in a sandboxed worker; "
-                         "inline: in this process, for trusted code only")
-    group.addoption("--grader-prepared", action="store_true",
-                    help="the submission was prepared by `grader run`, whose judges bring their fork server")
-    group.addoption("--grader-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
-                    help="seconds each call into student code may take (default 10)")
+    group.addoption(
+        "--grader-isolation",
+        choices=("process", "inline"),
+        default="process",
+        help="process (default): student code runs in a sandboxed worker; "
+        "inline: in this process, for trusted code only",
+    )
+    group.addoption(
+        "--grader-prepared",
+        action="store_true",
+        help="the submission was prepared by `grader run`, whose judges bring their fork server",
+    )
+    group.addoption(
+        "--grader-timeout",
+        type=float,
+        default=DEFAULT_CALL_TIMEOUT,
+        help="seconds each call into student code may take (default 10)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -150,8 +162,10 @@ def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
         return "skipped", body
     else:
         status = "error"
-        body = (f"the grading test itself went wrong ({type(exc).__name__}: {body}). "
-                "This is not your fault; please tell your instructor.")
+        body = (
+            f"the grading test itself went wrong ({type(exc).__name__}: {body}). "
+            "This is not your fault; please tell your instructor."
+        )
     extra = [n.strip() for n in notes if "Falsifying" in n or "falsifying" in n or n.startswith("Trying")]
     other = [n.strip() for n in notes if n.strip() and n.strip() not in extra and "hypothesis" not in n.lower()]
     text = "\n".join([body, *other, *extra]).strip()
@@ -182,9 +196,19 @@ class StudentReports:
         status, text = output_of(call.excinfo)
         if status == "skipped":
             return None
-        return pytest.TestReport(item.nodeid, item.location, {k: 1 for k in item.keywords}, "failed", text,
-                                 call.when, (), call.duration, call.start, call.stop,
-                                 user_properties=list(item.user_properties))
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            {k: 1 for k in item.keywords},
+            "failed",
+            text,
+            call.when,
+            (),
+            call.duration,
+            call.start,
+            call.stop,
+            user_properties=list(item.user_properties),
+        )
 
 
 class GradingPlugin:
@@ -258,8 +282,7 @@ class GradingPlugin:
                 self.zygote = start_zygote(self.scratch)
             zygote, cpu = self.zygote, self.cpu
             factory = lambda: ProcessChannel(zygote, sub, cpu)  # noqa: E731
-        return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"),
-                       self.problems, sub)
+        return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"), self.problems, sub)
 
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest):
@@ -382,10 +405,10 @@ class GradingPlugin:
                 status, text = "failed", report.longreprtext[-2000:]
             printed = self.session.printed().strip() if self.session is not None and call.when == "call" else ""
             if printed:
-                which = ("for the input above" if hasattr(getattr(item, "obj", None), "hypothesis")
-                         else "during this test")
-                text += (f"\nYour code printed {which} (the last lines):\n"
-                         + "\n".join(printed.splitlines()[-20:]))
+                which = (
+                    "for the input above" if hasattr(getattr(item, "obj", None), "hypothesis") else "during this test"
+                )
+                text += f"\nYour code printed {which} (the last lines):\n" + "\n".join(printed.splitlines()[-20:])
             rec["status"], rec["output"] = status, text
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

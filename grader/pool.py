@@ -9,6 +9,7 @@ report is written, so its slot passes on while its process is torn down.
 The next judge is forked ahead (the *standby*), to set itself up while the
 others grade.  Nothing here knows pytest, submissions' contents or outputs.
 """
+
 from __future__ import annotations
 
 import enum

@@ -5,6 +5,7 @@ when $CI is set, so CI logs stay readable.  The bar is refreshed only from
 the main thread (no refresh thread), because judges are forked from this
 process and a fork must never catch another thread holding a lock.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,17 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
 
-            self._bar = RichProgress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                     console=Console(file=self.stream), auto_refresh=False, transient=True)
+            self._bar = RichProgress(
+                TextColumn("grading"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                auto_refresh=False,
+                transient=True,
+            )
             self._bar.start()
             self._task = self._bar.add_task("grading", total=total, completed=already_done)
             self._bar.refresh()

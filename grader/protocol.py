@@ -15,6 +15,7 @@ Value grammar (JSON, with ``{"$t": ...}`` tags for what JSON lacks):
     {"$t": "tensor", "dtype": str, "shape": [int, ...], "blob": int}
     {"$t": "ref", "id": int, "type": str}     an object left in the worker
 """
+
 from __future__ import annotations
 
 import json
@@ -54,10 +55,17 @@ _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _ITEMSIZE = {v: v.itemsize for v in _DTYPES.values()}
 # numpy's dtype for each of ours (bfloat16 has none: it goes through torch's bytes).
 _NUMPY_DTYPES = {
-    torch.float64: numpy.float64, torch.float32: numpy.float32, torch.float16: numpy.float16,
-    torch.int64: numpy.int64, torch.int32: numpy.int32, torch.int16: numpy.int16,
-    torch.int8: numpy.int8, torch.uint8: numpy.uint8, torch.bool: numpy.bool_,
-    torch.complex64: numpy.complex64, torch.complex128: numpy.complex128,
+    torch.float64: numpy.float64,
+    torch.float32: numpy.float32,
+    torch.float16: numpy.float16,
+    torch.int64: numpy.int64,
+    torch.int32: numpy.int32,
+    torch.int16: numpy.int16,
+    torch.int8: numpy.int8,
+    torch.uint8: numpy.uint8,
+    torch.bool: numpy.bool_,
+    torch.complex64: numpy.complex64,
+    torch.complex128: numpy.complex128,
 }
 
 
@@ -115,8 +123,9 @@ def encode(value: Any, blobs: list[bytes], make_ref=None, _depth: int = 0) -> An
         return {"$t": "ref", "id": value.id, "type": value.type}
     if isinstance(value, torch.Tensor):
         return _encode_tensor(value, blobs, make_ref)
-    if t in (list, tuple, torch.Size) or (isinstance(value, tuple) and (
-            hasattr(value, "_fields") or t.__module__ == "torch.return_types")):
+    if t in (list, tuple, torch.Size) or (
+        isinstance(value, tuple) and (hasattr(value, "_fields") or t.__module__ == "torch.return_types")
+    ):
         items = [encode(v, blobs, make_ref, _depth + 1) for v in value]
         return items if t is list else {"$t": "tuple", "items": items}
     if t in (dict, OrderedDict):
@@ -270,8 +279,9 @@ def send(sock: socket.socket, message: dict, blobs: list[bytes]) -> None:
     sock.sendall(pack(message, blobs))
 
 
-def recv(sock: socket.socket, max_blob_bytes: int = MAX_BLOB_BYTES,
-         deadline: float | None = None) -> tuple[dict, list[bytes]]:
+def recv(
+    sock: socket.socket, max_blob_bytes: int = MAX_BLOB_BYTES, deadline: float | None = None
+) -> tuple[dict, list[bytes]]:
     """Read one framed message; raise EOFError on a closed peer, and
     ``socket.timeout`` past ``deadline`` (a ``time.monotonic()`` value) however
     slowly the peer drips its bytes."""
@@ -311,7 +321,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.buf):
-            rest = bytearray(self.buf[self.pos:])
+            rest = bytearray(self.buf[self.pos :])
             while len(rest) < n:
                 if self.deadline is not None:
                     left = self.deadline - time.monotonic()
@@ -323,7 +333,7 @@ class _Reader:
                     raise EOFError("peer closed the connection")
                 rest += chunk
             self.buf, self.pos, end = bytes(rest), 0, n
-        piece = self.buf[self.pos:end]
+        piece = self.buf[self.pos : end]
         self.pos = end
         return piece
 
@@ -335,7 +345,7 @@ class _Buffer:
         self.view, self.pos = memoryview(data), 0
 
     def recv(self, n: int) -> bytes:
-        chunk = bytes(self.view[self.pos:self.pos + n])
+        chunk = bytes(self.view[self.pos : self.pos + n])
         self.pos += len(chunk)
         return chunk
 

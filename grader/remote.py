@@ -7,6 +7,7 @@ judge's own objects, everything else stays in the worker as a
 :class:`Remote`.  The session remembers what was called last, so a failing
 assertion can say which call, with which arguments, went wrong.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -53,8 +54,6 @@ class GraderFailure(SettledFailure):
     could not be started): nothing the student's code did.  The judge stops
     and says so in its report, so that `grader run` grades the submission
     again instead of storing the failure as a score."""
-
-
 
 
 def describe(value: Any, limit: int = 64) -> str:
@@ -226,13 +225,17 @@ class Session:
             if not host_alive:
                 raise GraderFailure(f"the worker fork server stopped during {what}") from None
             if exc.timed_out:
-                msg = (f"{what} did not finish within {self.timeout:g} seconds "
-                       "(an endless loop, waiting forever, or far too slow?)")
+                msg = (
+                    f"{what} did not finish within {self.timeout:g} seconds "
+                    "(an endless loop, waiting forever, or far too slow?)"
+                )
             elif exc.kind == Lost.NOT_PLAIN_DATA:
                 msg = f"{what}: the process running your code {exc}"
             else:
-                msg = (f"the process running your code stopped during {what} "
-                       "(os._exit, a crash, or using too much memory?)")
+                msg = (
+                    f"the process running your code stopped during {what} "
+                    "(os._exit, a crash, or using too much memory?)"
+                )
             self.lost = msg
             raise WorkerLost(msg) from None
         if type(reply) is not dict or ("ok" not in reply and "error" not in reply):
@@ -259,7 +262,8 @@ class Session:
             return object.__getattribute__(obj, "_ref")
         raise protocol.Unencodable(
             f"cannot pass a {type(obj).__name__} to student code; build it in the worker "
-            "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers")
+            "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers"
+        )
 
     def _error_message(self, err: Any, what: str) -> str:
         if type(err) is not dict:
@@ -272,8 +276,10 @@ class Session:
         if kind == Kind.NOT_IMPLEMENTED:
             return f"{what} is not implemented yet: it raises NotImplementedError.{trail}"
         if kind == Kind.FORBIDDEN:
-            return (f"{what} used {message}, which this exercise asks you not to use: "
-                    f"write it yourself with basic tensor operations.{trail}")
+            return (
+                f"{what} used {message}, which this exercise asks you not to use: "
+                f"write it yourself with basic tensor operations.{trail}"
+            )
         if kind == Kind.EXIT:
             return f"{what} called sys.exit({message}): your code must return, not end the program.{trail}"
         if kind == Kind.BASE_EXCEPTION:
@@ -306,8 +312,10 @@ class Session:
             if student:
                 text = str(exc)
                 if exc.kind == Kind.ABSENT:
-                    text = (f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
-                            f"or notebook cells whose first line is `# exercise: {name}`)")
+                    text = (
+                        f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
+                        f"or notebook cells whose first line is `# exercise: {name}`)"
+                    )
                 self.import_failures[name] = text
                 raise SettledFailure(text) from None
             raise

@@ -3,6 +3,7 @@
 A judge's raw report (per-test JSON from the pytest plugin) becomes a
 :class:`SubmissionResult`; reporters never look at anything else.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -89,27 +90,48 @@ def merge_reports(reports: list[dict], order: dict[str, int]) -> dict:
     }
 
 
-def from_judge_report(name: str, slug: str, exercises: list[str], report: dict,
-                      max_by_exercise: dict[str, float], elapsed: float) -> SubmissionResult:
+def from_judge_report(
+    name: str, slug: str, exercises: list[str], report: dict, max_by_exercise: dict[str, float], elapsed: float
+) -> SubmissionResult:
     """Validate the plugin's report and build the result (unknown fields ignored)."""
     tests = []
     for t in report.get("tests", []):
         status = t.get("status") if t.get("status") in STATUSES else ERROR
-        tests.append(TestResult(
-            name=str(t.get("name", "")), exercise=str(t.get("exercise", "")),
-            points=float(t.get("points", 0.0)), status=status, output=str(t.get("output", ""))[:20000],
-            visibility=str(t.get("visibility", "visible")), nodeid=str(t.get("nodeid", "")),
-        ))
+        tests.append(
+            TestResult(
+                name=str(t.get("name", "")),
+                exercise=str(t.get("exercise", "")),
+                points=float(t.get("points", 0.0)),
+                status=status,
+                output=str(t.get("output", ""))[:20000],
+                visibility=str(t.get("visibility", "visible")),
+                nodeid=str(t.get("nodeid", "")),
+            )
+        )
     error = None
     if report.get("collect_errors"):
         error = "the grading suite could not be loaded: " + "; ".join(report["collect_errors"])[:4000]
-    return SubmissionResult(name=name, slug=slug, exercises=exercises, tests=tests, error=error,
-                            execution_time=round(elapsed, 3), gpu_lane=bool(report.get("gpu_available")),
-                            max_by_exercise=max_by_exercise)
+    return SubmissionResult(
+        name=name,
+        slug=slug,
+        exercises=exercises,
+        tests=tests,
+        error=error,
+        execution_time=round(elapsed, 3),
+        gpu_lane=bool(report.get("gpu_available")),
+        max_by_exercise=max_by_exercise,
+    )
 
 
-def error_result(name: str, slug: str, exercises: list[str], message: str,
-                 max_by_exercise: dict[str, float], elapsed: float = 0.0) -> SubmissionResult:
+def error_result(
+    name: str, slug: str, exercises: list[str], message: str, max_by_exercise: dict[str, float], elapsed: float = 0.0
+) -> SubmissionResult:
     """A row for a submission that could not be graded at all: zero, with the reason."""
-    return SubmissionResult(name=name, slug=slug, exercises=exercises, error=message,
-                            execution_time=round(elapsed, 3), max_by_exercise=max_by_exercise)
+    return SubmissionResult(
+        name=name,
+        slug=slug,
+        exercises=exercises,
+        error=message,
+        execution_time=round(elapsed, 3),
+        max_by_exercise=max_by_exercise,
+    )

@@ -7,6 +7,7 @@ hold control characters that would recolour or rewrite a terminal, or make
 an XML file unreadable (XML 1.0 forbids most of them).  Each sink escapes
 what it cannot carry, so the same name stays readable everywhere.
 """
+
 from __future__ import annotations
 
 import re

@@ -15,6 +15,7 @@ run's summary says which are active; ``grader doctor`` checks a machine):
 5. Always: student code only in workers forked from a fresh interpreter
    (``python -I``) that never imported the reference; plain-data replies.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,10 +42,29 @@ def bwrap_works() -> bool:
     if not exe:
         return False
     try:
-        r = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-                            "--proc", "/proc", "--dev", "/dev", "--uid", "65534", "--gid", "65534", "true"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=20)
+        r = subprocess.run(
+            [
+                exe,
+                "--unshare-all",
+                "--die-with-parent",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--uid",
+                "65534",
+                "--gid",
+                "65534",
+                "true",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return r.returncode == 0
@@ -77,8 +97,13 @@ KEPT_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 def sandbox_env(cache_dir: str) -> dict[str, str]:
     """The fork server's environment, and so every worker's (each sets its
     own HOME and TMPDIR to its work folder)."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent",
-           "OMP_NUM_THREADS": "1", "TORCHINDUCTOR_CACHE_DIR": cache_dir}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/nonexistent",
+        "OMP_NUM_THREADS": "1",
+        "TORCHINDUCTOR_CACHE_DIR": cache_dir,
+    }
     env.update({k: os.environ[k] for k in KEPT_ENV if k in os.environ})
     return env
 
@@ -113,9 +138,26 @@ def bwrap_command(scratch: Scratch) -> list[str]:
     """Only the system, Python, and the scratch folder's sandbox part, all
     read-only: judges' reports and logs, and the workers' folders outside
     bubblewrap, are not there."""
-    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--uid", "65534", "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-           "--size", str(WORK_BYTES), "--tmpfs", WORK_ROOT]
+    cmd = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(WORK_BYTES),
+        "--tmpfs",
+        WORK_ROOT,
+    ]
     for path in readable_roots():
         if path in ("/proc", "/dev") or not os.path.exists(path):
             continue
@@ -137,8 +179,10 @@ def protections(use_bwrap: bool, caps: cgroups.Sandbox | None = None) -> list[st
     memory_mib = limits["memory_mib"] if data_limit_applies() else None
     out = []
     if use_bwrap:
-        out.append("bubblewrap: own user/PID/network/mount namespaces, read-only system, "
-                   "reference and suites not visible, uid 65534")
+        out.append(
+            "bubblewrap: own user/PID/network/mount namespaces, read-only system, "
+            "reference and suites not visible, uid 65534"
+        )
     ll = landlock.abi_version()
     if ll and limits["landlock"]:
         out.append(_landlock_line(ll))
@@ -162,8 +206,10 @@ def _landlock_line(abi: int) -> str:
 
 
 def _seccomp_line(memory_rules: bool) -> str:
-    line = ("no fork/exec, no internet sockets, no chmod/chown/mount/ptrace; signals, "
-            "limits, priorities and CPU affinity only on the worker itself")
+    line = (
+        "no fork/exec, no internet sockets, no chmod/chown/mount/ptrace; signals, "
+        "limits, priorities and CPU affinity only on the worker itself"
+    )
     if memory_rules:
         line += "; no memfd, shared anonymous or SysV shared memory"
     return line
@@ -177,8 +223,9 @@ def _rlimits_line(use_bwrap: bool, memory_mib: int | None) -> str:
     return line + "; wall-clock kill per call"
 
 
-_NO_TASK_CAP = ("no writable pids cgroup here, and RLIMIT_NPROC binds only inside bubblewrap "
-                "run by a user other than root")
+_NO_TASK_CAP = (
+    "no writable pids cgroup here, and RLIMIT_NPROC binds only inside bubblewrap run by a user other than root"
+)
 
 
 def _nproc_binds(use_bwrap: bool) -> bool:
@@ -199,27 +246,32 @@ def launch_zygote(scratch: Scratch) -> tuple[Zygote, list[str]]:
     m = mode()
     use_bwrap = m in ("auto", "bwrap") and bwrap_works()
     if m == "bwrap" and not use_bwrap:
-        raise RuntimeError("GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
-                           "install it (apt-get install bubblewrap) or run `grader doctor`")
+        raise RuntimeError(
+            "GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
+            "install it (apt-get install bubblewrap) or run `grader doctor`"
+        )
     caps = cgroups.Sandbox.create()
     wrap = caps.wrap(bwrap_command(scratch) if use_bwrap else None)
     cache = "/tmp/torchinductor" if use_bwrap else str(scratch.work / "torchinductor")
-    zygote = Zygote.start(scratch, worker_limits(use_bwrap, str(scratch.work)), sandbox_env(cache),
-                          preload=preload_modules(), wrap=wrap)
+    zygote = Zygote.start(
+        scratch, worker_limits(use_bwrap, str(scratch.work)), sandbox_env(cache), preload=preload_modules(), wrap=wrap
+    )
     prot = protections(use_bwrap, caps)
     if m == "none":
         prot = ["rlimits and a separate process only (GRADER_SANDBOX=none): NOT isolated from this machine"]
     elif not use_bwrap and not landlock.abi_version():
-        prot.insert(0, "WARNING: neither bubblewrap nor Landlock is available: student code can read "
-                       "this machine's files; run `grader doctor`")
+        prot.insert(
+            0,
+            "WARNING: neither bubblewrap nor Landlock is available: student code can read "
+            "this machine's files; run `grader doctor`",
+        )
     return zygote, prot
 
 
 def doctor() -> list[tuple[str, bool, str]]:
     """What this machine supports: (check, ok, detail)."""
     rows = []
-    rows.append(("bubblewrap", bwrap_works(),
-                 shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"))
+    rows.append(("bubblewrap", bwrap_works(), shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"))
     abi = landlock.abi_version()
     rows.append(("landlock", abi > 0, f"ABI {abi}" if abi else "kernel without Landlock"))
     rows += _cap_rows(mode() in ("auto", "bwrap") and bwrap_works())
@@ -234,8 +286,13 @@ def _cap_rows(use_bwrap: bool) -> list[tuple[str, bool, str]]:
     """seccomp, and what caps a worker's tasks and memory here (a run's
     cgroups are made and removed to see)."""
     memory_mib = worker_limits()["memory_mib"] if data_limit_applies() else None
-    rows = [("seccomp", seccomp.supported(), _seccomp_line(memory_mib is not None) if seccomp.supported()
-             else "not x86-64 Linux: no system-call filter")]
+    rows = [
+        (
+            "seccomp",
+            seccomp.supported(),
+            _seccomp_line(memory_mib is not None) if seccomp.supported() else "not x86-64 Linux: no system-call filter",
+        )
+    ]
     trees = cgroups.probe()
     tasks = cgroups.task_caps(trees, use_bwrap)
     if _nproc_binds(use_bwrap):
@@ -244,6 +301,11 @@ def _cap_rows(use_bwrap: bool) -> list[tuple[str, bool, str]]:
     memory = cgroups.memory_caps(trees, use_bwrap, memory_mib)
     if memory_mib:
         memory.insert(0, f"RLIMIT_DATA: {memory_mib} MiB above torch (private memory only)")
-    rows.append(("memory cap", bool(memory), "; ".join(memory) or "none: a GPU machine has no data "
-                 "limit, and no memory cgroup is writable"))
+    rows.append(
+        (
+            "memory cap",
+            bool(memory),
+            "; ".join(memory) or "none: a GPU machine has no data limit, and no memory cgroup is writable",
+        )
+    )
     return rows

@@ -6,6 +6,7 @@ accelerator (CUDA, XPU, MTIA), recording a Python stack for each: about
 exist here need seeding; an accelerator initialised later starts from its
 fixed default seed, which is just as reproducible.
 """
+
 from __future__ import annotations
 
 import random

@@ -30,6 +30,7 @@ Python can always hide a name from a reader; the point is that the code that
 does so is itself visible, and is refused.  What is still beyond it is said
 in the README's Security model.
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,43 +52,150 @@ MAX_STEPS = 300_000  # nodes read for one test before the code counts as unreada
 
 # Reaching these (or anything below them) can switch off the worker's runtime check.
 SWITCH_PATHS = (
-    "grader", "ctypes", "_ctypes", "gc.get_referrers", "gc.get_referents", "gc.get_objects",
-    "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile", "threading", "_thread",
-    "concurrent", "multiprocessing", "torch._C", "torch.utils._python_dispatch", "torch.overrides",
-    "torch._ops", "torch.library", "torch._dispatch", "torch._subclasses", "inspect.currentframe",
-    "inspect.stack", "inspect.trace", "inspect.getouterframes", "inspect.getinnerframes",
+    "grader",
+    "ctypes",
+    "_ctypes",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "gc.get_objects",
+    "sys._getframe",
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "threading",
+    "_thread",
+    "concurrent",
+    "multiprocessing",
+    "torch._C",
+    "torch.utils._python_dispatch",
+    "torch.overrides",
+    "torch._ops",
+    "torch.library",
+    "torch._dispatch",
+    "torch._subclasses",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.trace",
+    "inspect.getouterframes",
+    "inspect.getinnerframes",
     "inspect.getclosurevars",
 )
 # Threads (and processes) run student code where no runtime check is armed.
 THREAD_PATHS = ("threading", "_thread", "concurrent", "multiprocessing")
 THREAD_NAMES = frozenset({"start_new_thread", "_start_new_thread", "start_joinable_thread"})
 # Attribute names that belong to those switches, whatever object they are read from.
-SWITCH_NAMES = frozenset({
-    "_C", "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame",
-    "cr_frame", "ag_frame", "__globals__", "__builtins__", "__closure__", "__code__", "__defaults__",
-    "__kwdefaults__", "__subclasses__", "get_referrers", "get_referents", "get_objects", "settrace",
-    "setprofile", "start_new_thread", "_start_new_thread", "__torch_function__", "__torch_dispatch__",
-    "redispatch", "_op_dk", "_disable_current_modes", "_pop_mode", "_pop_mode_temporarily", "_push_mode",
-})
-SWITCH_PATTERN = re.compile(r"torch_function|torch_dispatch|TorchFunction|TorchDispatch|DispatchKey|"
-                            r"dispatch_stack|_python_dispatch")
+SWITCH_NAMES = frozenset(
+    {
+        "_C",
+        "_getframe",
+        "f_back",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "tb_frame",
+        "gi_frame",
+        "cr_frame",
+        "ag_frame",
+        "__globals__",
+        "__builtins__",
+        "__closure__",
+        "__code__",
+        "__defaults__",
+        "__kwdefaults__",
+        "__subclasses__",
+        "get_referrers",
+        "get_referents",
+        "get_objects",
+        "settrace",
+        "setprofile",
+        "start_new_thread",
+        "_start_new_thread",
+        "__torch_function__",
+        "__torch_dispatch__",
+        "redispatch",
+        "_op_dk",
+        "_disable_current_modes",
+        "_pop_mode",
+        "_pop_mode_temporarily",
+        "_push_mode",
+    }
+)
+SWITCH_PATTERN = re.compile(
+    r"torch_function|torch_dispatch|TorchFunction|TorchDispatch|DispatchKey|"
+    r"dispatch_stack|_python_dispatch"
+)
 # Reaching these means running a name or code the reader cannot see.
 UNREADABLE_PATHS = (
-    "pickle", "_pickle", "marshal", "pydoc", "runpy", "importlib", "types.FunctionType", "types.CodeType",
-    "types.LambdaType", "types.ModuleType", "types.MethodType", "inspect", "code", "codeop", "copyreg",
-    "shelve", "string.Formatter", "operator.attrgetter", "operator.methodcaller", "builtins.eval", "builtins.exec",
-    "builtins.compile", "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars",
-    "builtins.globals", "builtins.locals", "builtins.__import__", "builtins.breakpoint",
+    "pickle",
+    "_pickle",
+    "marshal",
+    "pydoc",
+    "runpy",
+    "importlib",
+    "types.FunctionType",
+    "types.CodeType",
+    "types.LambdaType",
+    "types.ModuleType",
+    "types.MethodType",
+    "inspect",
+    "code",
+    "codeop",
+    "copyreg",
+    "shelve",
+    "string.Formatter",
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "builtins.eval",
+    "builtins.exec",
+    "builtins.compile",
+    "builtins.getattr",
+    "builtins.setattr",
+    "builtins.delattr",
+    "builtins.vars",
+    "builtins.globals",
+    "builtins.locals",
+    "builtins.__import__",
+    "builtins.breakpoint",
 )
-READABLE_PATHS = frozenset({"importlib.import_module", "inspect.signature", "inspect.isclass",
-                            "inspect.isfunction"})
-REFLECTIVE = frozenset({
-    "__dict__", "__getattribute__", "__getattr__", "__setattr__", "__delattr__", "__mro__", "__bases__",
-    "__base__", "__func__", "__self__", "__wrapped__", "__reduce__", "__reduce_ex__", "__loader__",
-    "__spec__", "__import__",
-})
-STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "replace", "format", "capitalize",
-                         "title", "swapcase", "removeprefix", "removesuffix", "casefold", "join"})
+READABLE_PATHS = frozenset({"importlib.import_module", "inspect.signature", "inspect.isclass", "inspect.isfunction"})
+REFLECTIVE = frozenset(
+    {
+        "__dict__",
+        "__getattribute__",
+        "__getattr__",
+        "__setattr__",
+        "__delattr__",
+        "__mro__",
+        "__bases__",
+        "__base__",
+        "__func__",
+        "__self__",
+        "__wrapped__",
+        "__reduce__",
+        "__reduce_ex__",
+        "__loader__",
+        "__spec__",
+        "__import__",
+    }
+)
+STR_METHODS = frozenset(
+    {
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "replace",
+        "format",
+        "capitalize",
+        "title",
+        "swapcase",
+        "removeprefix",
+        "removesuffix",
+        "casefold",
+        "join",
+    }
+)
 IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -98,11 +206,12 @@ class _TooMuch(Exception):
 @dataclass(frozen=True)
 class Finding:
     """One place in the student's code, and what the reader found there."""
-    kind: str   # "forbidden", "unreadable", "switch", "thread" or "rebinding"
+
+    kind: str  # "forbidden", "unreadable", "switch", "thread" or "rebinding"
     file: str
     line: int
     code: str
-    what: str   # the forbidden name, or what the code reaches
+    what: str  # the forbidden name, or what the code reaches
 
     def where(self) -> str:
         return f"{self.file}, line {self.line}: {self.code}"
@@ -131,8 +240,8 @@ class Rules:
             if last:
                 self.by_root.setdefault(root, {}).setdefault(last, name)
                 if ".Tensor." in name or (not name.startswith("aten.") and last not in self.attributes):
-                    self.attributes[last] = name   # x.relu() is most likely torch.Tensor.relu
-        for parts in self.by_root.values():   # a Python name is the better name for the message
+                    self.attributes[last] = name  # x.relu() is most likely torch.Tensor.relu
+        for parts in self.by_root.values():  # a Python name is the better name for the message
             parts.update({k: v for k, v in self.attributes.items() if k in parts and parts[k].startswith("aten.")})
 
     def path(self, dotted: str) -> str | None:
@@ -156,7 +265,8 @@ class Rules:
 
 def switch_path(dotted: str) -> bool:
     return any(dotted == p or dotted.startswith(p + ".") for p in SWITCH_PATHS) or any(
-        part in SWITCH_NAMES or SWITCH_PATTERN.search(part) for part in dotted.split(".")[1:])
+        part in SWITCH_NAMES or SWITCH_PATTERN.search(part) for part in dotted.split(".")[1:]
+    )
 
 
 def unreadable_path(dotted: str) -> bool:
@@ -176,7 +286,7 @@ class Module:
     tree: ast.Module
     bindings: dict
     stars: list
-    always: list   # statements that run when the module is imported, whatever is used
+    always: list  # statements that run when the module is imported, whatever is used
 
 
 def _installed(name: str) -> bool:
@@ -212,8 +322,7 @@ class Submission:
         except (OSError, SyntaxError, ValueError):
             return
         bindings, stars = _bindings(tree.body)
-        self.modules[path.stem] = Module(path.stem, path.name, source, tree, bindings, stars,
-                                         _always(tree.body))
+        self.modules[path.stem] = Module(path.stem, path.name, source, tree, bindings, stars, _always(tree.body))
 
     def findings(self, rules: Rules, module: str, within: Sequence[str] = ()) -> list[Finding]:
         """What the code reached from ``within`` (names in ``module``; all of it when empty)
@@ -262,9 +371,12 @@ def _imports_of(module: Module) -> list[str] | None:
             names += [a.name.split(".")[0] for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.append(node.module.split(".")[0])
-        elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
-              and (getattr(node.func, "id", None) or getattr(node.func, "attr", None))
-              in ("__import__", "import_module", "reload", "spec_from_file_location", "run_path")):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, (ast.Name, ast.Attribute))
+            and (getattr(node.func, "id", None) or getattr(node.func, "attr", None))
+            in ("__import__", "import_module", "reload", "spec_from_file_location", "run_path")
+        ):
             text = _constant_strings(node.args[0]) if node.args else None
             if text is None:
                 return None
@@ -295,8 +407,11 @@ def _bindings(body: list[ast.stmt]) -> tuple[dict, list]:
         if isinstance(target, ast.Name):
             bind(target.id, ("assign", value, where) if value is not None else ("unknown", where))
         elif isinstance(target, (ast.Tuple, ast.List)):
-            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(
-                target.elts) else [None] * len(target.elts)
+            values = (
+                value.elts
+                if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts)
+                else [None] * len(target.elts)
+            )
             for t, v in zip(target.elts, values, strict=True):
                 targets(t.value if isinstance(t, ast.Starred) else t, v, where)
 
@@ -352,10 +467,10 @@ def _always(body: list[ast.stmt]) -> list[ast.stmt]:
     (a definition, an import, or ``name = value``, read only where it is used)."""
     always = []
     for i, node in enumerate(body):
-        lazy = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
-                                 ast.ImportFrom)) or (
-            isinstance(node, (ast.Assign, ast.AnnAssign)) and all(
-                isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign) else [node.target])))
+        lazy = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)) or (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and all(isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))
+        )
         docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
         if not lazy and not docstring:
             always.append(node)
@@ -458,8 +573,9 @@ class _Folder:
             return self._product([left, *items], lambda p: p[0] % tuple(p[1:]))
         if left is None or right is None:
             return None
-        op = {ast.Add: lambda p: p[0] + p[1], ast.Mod: lambda p: p[0] % p[1],
-              ast.Mult: lambda p: p[0] * p[1]}[type(node.op)]
+        op = {ast.Add: lambda p: p[0] + p[1], ast.Mod: lambda p: p[0] % p[1], ast.Mult: lambda p: p[0] * p[1]}[
+            type(node.op)
+        ]
         return self._product([left, right], op)
 
     def _subscript(self, node: ast.Subscript) -> list | None:
@@ -512,7 +628,7 @@ class _Folder:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "reversed":
             inner = self._fold(node.args[0]) if len(node.args) == 1 else None
             return None if inner is None else [tuple(reversed(v)) for v in inner]
-        inner = self._fold(node)   # a string is a sequence of its characters
+        inner = self._fold(node)  # a string is a sequence of its characters
         return None if inner is None else [tuple(v) for v in inner]
 
     @staticmethod
@@ -540,14 +656,14 @@ class _Reader:
     def __init__(self, submission: Submission, rules: Rules, lasting_only: bool = False) -> None:
         self.submission, self.rules, self.lasting_only = submission, rules, lasting_only
         self.found: list[Finding] = []
-        self.origins: dict[str, tuple] = {}   # library path -> (module, import statement) naming it
-        self.place: ast.AST | None = None      # the eval() whose text is being read
+        self.origins: dict[str, tuple] = {}  # library path -> (module, import statement) naming it
+        self.place: ast.AST | None = None  # the eval() whose text is being read
         self.done: set = set()
         self.todo: list = []
         self.resolving: set = set()
         self.memo: dict = {}
         self.steps = 0
-        self.keep: list = []   # every scope and parsed text: the caches above are keyed by id()
+        self.keep: list = []  # every scope and parsed text: the caches above are keyed by id()
 
     # ---------------------------------------------------------------- what to read
 
@@ -557,7 +673,7 @@ class _Reader:
             scope = Scope(mod, mod.bindings)
             for name in within:
                 for entry in mod.bindings.get(name, []):
-                    if entry[0] in ("import", "from"):   # the student's function is a library's
+                    if entry[0] in ("import", "from"):  # the student's function is a library's
                         self._check_values(entry[-1], self._entry_values(entry, scope), scope, None)
                     elif entry[0] == "def":
                         self._reach_value(self._entry_values(entry, scope)[0])
@@ -576,8 +692,12 @@ class _Reader:
         while self.todo:
             item = self.todo.pop()
             self.keep.append(item)
-            key = (item[0], item[1], id(item[2]) if len(item) > 2 else None,
-                   id(item[3].bindings) if len(item) > 3 else None)
+            key = (
+                item[0],
+                item[1],
+                id(item[2]) if len(item) > 2 else None,
+                id(item[3].bindings) if len(item) > 3 else None,
+            )
             if key in self.done:
                 continue
             self.done.add(key)
@@ -621,8 +741,10 @@ class _Reader:
             outer += [d for d in node.args.defaults + node.args.kw_defaults if d is not None]
         for child in outer:
             self._visit(child, scope, node)
-        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and node.name in ("__torch_function__", "__torch_dispatch__")):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (
+            "__torch_function__",
+            "__torch_dispatch__",
+        ):
             self._add("switch", scope, node, f"a {node.name} of its own, which takes torch's calls first")
         inner = scope.child(node)
         self.keep.append(inner)
@@ -637,7 +759,7 @@ class _Reader:
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             values = self.values(node, scope)
-            if self._assigned(node.id, scope):   # the assigned expression is read, and judged, itself
+            if self._assigned(node.id, scope):  # the assigned expression is read, and judged, itself
                 for value in values:
                     self._reach_value(value)
             else:
@@ -648,8 +770,11 @@ class _Reader:
             self._check_call(node, scope, parent)
         elif isinstance(node, ast.Subscript):
             self._check_subscript(node, scope, parent)
-        if (isinstance(node, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.Subscript))
-                and not self._docstring(node, parent) and not self._part_of_string(parent)):
+        if (
+            isinstance(node, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.Subscript))
+            and not self._docstring(node, parent)
+            and not self._part_of_string(parent)
+        ):
             self._check_strings(node, scope)
         self._check_rebinding(node, scope)
 
@@ -659,8 +784,11 @@ class _Reader:
         """Threads, wherever they start: a thread has no runtime check, whichever test is on."""
         if isinstance(node, ast.Attribute) and node.attr in THREAD_NAMES:
             self._add("thread", scope, node, node.attr)
-        elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load) and not self._inner(
-                node, parent):
+        elif (
+            isinstance(node, (ast.Name, ast.Attribute))
+            and isinstance(node.ctx, ast.Load)
+            and not self._inner(node, parent)
+        ):
             for value in self.values(node, scope):
                 if value[0] == "lib" and any(value[1] == p or value[1].startswith(p + ".") for p in THREAD_PATHS):
                     at_scope, at = self.origins.get(value[1], (scope, node))
@@ -702,7 +830,8 @@ class _Reader:
     def _inner(node: ast.AST, parent: ast.AST | None) -> bool:
         """Whether ``node`` is only the start of a longer expression (``F`` in ``F.conv2d``)."""
         return (isinstance(parent, ast.Attribute) and parent.value is node) or (
-            isinstance(parent, ast.Subscript) and parent.value is node)
+            isinstance(parent, ast.Subscript) and parent.value is node
+        )
 
     def _check_attribute(self, node: ast.Attribute, scope: Scope, parent: ast.AST | None) -> None:
         name = node.attr
@@ -739,13 +868,19 @@ class _Reader:
                     self._add("unreadable", scope, node, "a name built at run time")
                 for name in names or []:
                     self._check_name(name, node, scope, [func[1]])
-            elif path in _IMPORTERS or path in ("builtins.vars", "builtins.globals", "builtins.locals",
-                                                "operator.attrgetter", "operator.methodcaller"):
+            elif path in _IMPORTERS or path in (
+                "builtins.vars",
+                "builtins.globals",
+                "builtins.locals",
+                "operator.attrgetter",
+                "operator.methodcaller",
+            ):
                 strings = _Folder(self, scope).fold(node.args[0]) if node.args else ["?"]
                 if path in ("builtins.vars", "builtins.globals", "builtins.locals"):
                     if not self._read_by_constant(parent, scope) and not self._get_by_constant(parent, scope):
-                        self._add("unreadable", scope, node, f"{path.split('.')[-1]}() read by a name built "
-                                                             "at run time")
+                        self._add(
+                            "unreadable", scope, node, f"{path.split('.')[-1]}() read by a name built at run time"
+                        )
                 elif strings is None:
                     self._add("unreadable", scope, node, "a name built at run time")
                 elif path.startswith("operator."):
@@ -804,18 +939,22 @@ class _Reader:
             forbidden = self.rules.text(text)
             if forbidden:
                 self._add("forbidden", scope, node, forbidden)
-            elif IDENTIFIER_PATH.fullmatch(text) and (switch_path(text) or any(
-                    p in SWITCH_NAMES for p in text.split("."))):
+            elif IDENTIFIER_PATH.fullmatch(text) and (
+                switch_path(text) or any(p in SWITCH_NAMES for p in text.split("."))
+            ):
                 self._add("switch", scope, node, text)
 
     @staticmethod
     def _part_of_string(parent: ast.AST | None) -> bool:
         """``"relu_"`` in ``"relu_" + "helpers"``: only the whole string counts."""
-        return isinstance(parent, (ast.BinOp, ast.JoinedStr, ast.FormattedValue, ast.Attribute, ast.List,
-                                   ast.Tuple, ast.Subscript)) or (
-            isinstance(parent, ast.Call) and isinstance(parent.func, (ast.Attribute, ast.Name))
-            and getattr(parent.func, "attr", getattr(parent.func, "id", None)) in STR_METHODS | {"str", "chr",
-                                                                                                 "reversed"})
+        return isinstance(
+            parent, (ast.BinOp, ast.JoinedStr, ast.FormattedValue, ast.Attribute, ast.List, ast.Tuple, ast.Subscript)
+        ) or (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, (ast.Attribute, ast.Name))
+            and getattr(parent.func, "attr", getattr(parent.func, "id", None))
+            in STR_METHODS | {"str", "chr", "reversed"}
+        )
 
     @staticmethod
     def _docstring(node: ast.AST, parent: ast.AST | None) -> bool:
@@ -830,7 +969,7 @@ class _Reader:
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             targets = [node.target]
         for target in targets:
-            for t in (target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]):
+            for t in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
                 if isinstance(t, ast.Attribute):
                     self._rebinds(t, self.values(t.value, scope), [t.attr], scope)
                 elif isinstance(t, ast.Subscript):
@@ -895,8 +1034,9 @@ class _Reader:
             current = current.parent
         module = scope.module
         if name in module.bindings:
-            return [v for entry in module.bindings[name]
-                    for v in self._entry_values(entry, Scope(module, module.bindings))]
+            return [
+                v for entry in module.bindings[name] for v in self._entry_values(entry, Scope(module, module.bindings))
+            ]
         for star in module.stars:
             if star in self.submission.modules:
                 found = self.attribute(("mod", star), name)
@@ -919,7 +1059,7 @@ class _Reader:
         if kind == "def":
             return [("def", scope.module.name, entry[1], scope)]
         if kind == "assign" and entry[1] is not None:
-            if scope.bindings is scope.module.bindings:   # read where it is used
+            if scope.bindings is scope.module.bindings:  # read where it is used
                 self.todo.append(("node", scope.module.name, entry[1], scope))
             return self.values(entry[1], scope)
         return [UNKNOWN]
@@ -950,7 +1090,7 @@ class _Reader:
                 return [v for e in entries for v in self._entry_values(e, Scope(module, module.bindings))]
             if name in self.submission.modules:
                 return [("mod", name)]
-            for star in module.stars:   # from torch.nn.functional import *
+            for star in module.stars:  # from torch.nn.functional import *
                 found = self.attribute(self._module_value(star), name) if star else [UNKNOWN]
                 if found != [UNKNOWN]:
                     return found
@@ -977,8 +1117,9 @@ class _Reader:
             return [("vars", ("mod", scope.module.name))]
         if path in _IMPORTERS and args:
             names = _Folder(self, scope).fold(args[0]) or []
-            whole = path == "importlib.import_module" or any(k.arg == "fromlist" for k in node.keywords) or len(
-                args) > 3
+            whole = (
+                path == "importlib.import_module" or any(k.arg == "fromlist" for k in node.keywords) or len(args) > 3
+            )
             return [self._imported(n if whole else n.split(".")[0]) for n in names]
         if path == "operator.attrgetter" and args:
             return [("getter", n) for n in (_Folder(self, scope).fold(args[0]) or [])]
@@ -1030,7 +1171,7 @@ class _Reader:
             self._reach_module(value[1])
 
     def _add(self, kind: str, scope: Scope, node: ast.AST, what: str) -> None:
-        node = self.place or node   # code read from a string is shown where it runs
+        node = self.place or node  # code read from a string is shown where it runs
         code = ast.get_source_segment(scope.module.source, node) or ""
         code = " ".join(code.split())
         if len(code) > 100:
@@ -1042,8 +1183,14 @@ _NAME_TAKERS = frozenset({"builtins.getattr", "builtins.setattr", "builtins.dela
 _CODE_RUNNERS = frozenset({"builtins.eval", "builtins.exec", "builtins.compile"})
 _IMPORTERS = frozenset({"builtins.__import__", "importlib.import_module"})
 # Dynamic builtins that are fine where they are called with names the reader works out.
-_CALL_ONLY = _NAME_TAKERS | _CODE_RUNNERS | _IMPORTERS | frozenset({
-    "builtins.vars", "builtins.globals", "builtins.locals", "operator.attrgetter", "operator.methodcaller"})
+_CALL_ONLY = (
+    _NAME_TAKERS
+    | _CODE_RUNNERS
+    | _IMPORTERS
+    | frozenset(
+        {"builtins.vars", "builtins.globals", "builtins.locals", "operator.attrgetter", "operator.methodcaller"}
+    )
+)
 
 
 def _library_callable(dotted: str) -> bool:
@@ -1083,12 +1230,16 @@ def explain(findings: Sequence[Finding], rules: Rules, scope: str) -> str:
     where = "; ".join(f.where() + (f" ({_WORDS[f.kind]})" if f.kind in _WORDS else "") for f in places)
     if forbidden:
         used = ", ".join(dict.fromkeys(f.what for f in places))
-        return (f"{scope} uses {used}, which this exercise asks you not to use ({where}). "
-                "Write it yourself with basic tensor operations.")
+        return (
+            f"{scope} uses {used}, which this exercise asks you not to use ({where}). "
+            "Write it yourself with basic tensor operations."
+        )
     functions = ", ".join(rules.functions[:4]) + (", ..." if len(rules.functions) > 4 else "")
-    return (f"{scope} runs code the grader cannot check for {functions}, which this "
-            f"exercise asks you not to use ({where}). Write function names out (no getattr or vars with a "
-            "name built at run time, no eval or exec) and leave torch's internals and the grader alone.")
+    return (
+        f"{scope} runs code the grader cannot check for {functions}, which this "
+        f"exercise asks you not to use ({where}). Write function names out (no getattr or vars with a "
+        "name built at run time, no eval or exec) and leave torch's internals and the grader alone."
+    )
 
 
 def _one_per_line(findings: list[Finding]) -> list[Finding]:
@@ -1106,7 +1257,7 @@ def verdict(submission: Submission, module: str, names: Sequence[str], within: S
     rules = Rules(names)
     try:
         findings = submission.findings(rules, module, within)
-    except (_TooMuch, RecursionError, MemoryError) as exc:   # fail closed: the code was not read
+    except (_TooMuch, RecursionError, MemoryError) as exc:  # fail closed: the code was not read
         why = "it is too large or too deeply nested" if not isinstance(exc, MemoryError) else "it is too large"
         findings = [Finding("unreadable", f"{module}.py", 0, "", f"the grader could not read it: {why}")]
     if not findings:

@@ -7,6 +7,7 @@ unreadable notebook, a dangerous archive).  Nothing here runs student code:
 it only reads and copies bytes, with limits, so a hostile submission can
 spoil its own grade and nothing else.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -127,8 +128,11 @@ def _module_files(folder: Path) -> list[Path]:
     ``<module>.ipynb`` at its top level, sorted, at most ``MAX_FILES``:
     all that grading a folder reads (other files are never looked at)."""
     with os.scandir(folder) as entries:
-        names = [e.name for e in entries
-                 if Path(e.name).suffix.lower() in (".py", ".ipynb") and _MODULE_NAME.match(Path(e.name).stem)]
+        names = [
+            e.name
+            for e in entries
+            if Path(e.name).suffix.lower() in (".py", ".ipynb") and _MODULE_NAME.match(Path(e.name).stem)
+        ]
     return [folder / name for name in sorted(names)[:MAX_FILES]]
 
 
@@ -148,8 +152,10 @@ def prepare(source: Path, dest: Path) -> dict[str, str]:
         elif stat.S_ISDIR(mode):
             _from_folder(source, dest, problems)
         elif not stat.S_ISREG(mode):
-            problems["*"] = (f"{source.name} is {untrusted.kind(mode)}, not a folder, a .ipynb notebook "
-                             "or a .zip archive; hand in one of those")
+            problems["*"] = (
+                f"{source.name} is {untrusted.kind(mode)}, not a folder, a .ipynb notebook "
+                "or a .zip archive; hand in one of those"
+            )
         elif source.suffix.lower() == ".ipynb":
             _from_notebook(source, dest, problems)
         elif source.suffix.lower() == ".zip":
@@ -157,8 +163,7 @@ def prepare(source: Path, dest: Path) -> dict[str, str]:
         elif source.suffix.lower() == ".py":
             _copy_file(source, dest / source.name, problems)
         else:
-            problems["*"] = (f"{source.name} is not a folder, a .ipynb notebook or a .zip archive; "
-                             "hand in one of those")
+            problems["*"] = f"{source.name} is not a folder, a .ipynb notebook or a .zip archive; hand in one of those"
     except Exception as exc:  # noqa: BLE001 - never lose the row
         problems["*"] = f"the submission could not be read ({type(exc).__name__}: {str(exc)[:200]})"
     # Reasons quote file names, which need not be UTF-8.
@@ -201,8 +206,10 @@ def _from_notebook(path: Path, dest: Path, problems: dict) -> None:
         problems["*"] = str(exc)
         return
     if not modules:
-        problems["*"] = (f"{path.name} has no cell marked for an exercise: start each cell with "
-                         "`# exercise: <module>` or tag it `exercise:<module>`")
+        problems["*"] = (
+            f"{path.name} has no cell marked for an exercise: start each cell with "
+            "`# exercise: <module>` or tag it `exercise:<module>`"
+        )
     for name, src in modules.items():
         (dest / f"{name}.py").write_text(src, encoding="utf-8")
 
@@ -266,7 +273,7 @@ def _directory_extent(archive: BinaryIO) -> tuple[int, int]:
     entries, size = _END_RECORD.unpack_from(tail, at)[4:6]
     if entries != 0xFFFF and size != 0xFFFFFFFF:
         return entries, size
-    locator = tail[max(0, at - _ZIP64_LOCATOR.size):at]
+    locator = tail[max(0, at - _ZIP64_LOCATOR.size) : at]
     if len(locator) < _ZIP64_LOCATOR.size or not locator.startswith(b"PK\x06\x07"):
         return entries, size
     archive.seek(_ZIP64_LOCATOR.unpack(locator)[2])

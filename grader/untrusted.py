@@ -9,6 +9,7 @@ links and without blocking, checked again on the open descriptor (so
 swapping the file in between gains nothing), and read no further than the
 limit of what grading uses.
 """
+
 from __future__ import annotations
 
 import errno

@@ -6,6 +6,7 @@ resume records), so each is spelled here and imported on both sides; and a
 failure is told apart by its kind, never by matching its message text.
 Torch-free and import-free, so the fork server and workers can use it.
 """
+
 from __future__ import annotations
 
 # ---------------------------------------------------------------- file names

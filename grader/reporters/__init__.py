@@ -1,6 +1,7 @@
 """Reporters: each turns :class:`grader.results.SubmissionResult` objects into
 one output format, told by :class:`grader.ledger.Ledger`.  A new format is
 one module here and one line in ``REPORTERS``."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

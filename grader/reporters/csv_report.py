@@ -1,4 +1,5 @@
 """``grades.csv``: one row per submission, one column per exercise."""
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,13 @@ def render(results: list[SubmissionResult], exercises: list[str]) -> str:
     for r in results:
         scores = r.exercise_scores()
         (quoted if "\r" in r.name else plain).writerow(
-            [spreadsheet_safe(r.name), _num(r.score), _num(r.max_score),
-             *(_num(scores.get(ex, (0.0, 0.0))[0]) for ex in exercises)])
+            [
+                spreadsheet_safe(r.name),
+                _num(r.score),
+                _num(r.max_score),
+                *(_num(scores.get(ex, (0.0, 0.0))[0]) for ex in exercises),
+            ]
+        )
     return buf.getvalue()
 
 

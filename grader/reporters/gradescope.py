@@ -4,6 +4,7 @@ Hidden tests keep their score but say only that they passed or failed, so
 their inputs stay secret.  Skipped tests (the GPU lane without a GPU) are
 listed with ``max_score`` 0: they change neither score nor maximum.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

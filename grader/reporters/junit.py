@@ -4,6 +4,7 @@ Every text in it (a submission's name, a student's printed output) passes
 through :func:`grader.safetext.for_xml`: a control character in a folder
 name would otherwise make the whole file unreadable to an XML parser.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,9 +29,16 @@ def render(results: list[SubmissionResult]) -> str:
         failures = sum(1 for t in r.tests if t.status == "failed")
         errors = sum(1 for t in r.tests if t.status == "error") + (1 if r.error else 0)
         skipped = sum(1 for t in r.tests if t.status == "skipped")
-        suite = _element(suites, "testsuite", name=r.name, tests=str(len(r.tests) + (1 if r.error else 0)),
-                         failures=str(failures), errors=str(errors), skipped=str(skipped),
-                         time=f"{r.execution_time:.3f}")
+        suite = _element(
+            suites,
+            "testsuite",
+            name=r.name,
+            tests=str(len(r.tests) + (1 if r.error else 0)),
+            failures=str(failures),
+            errors=str(errors),
+            skipped=str(skipped),
+            time=f"{r.execution_time:.3f}",
+        )
         if r.error:
             case = _element(suite, "testcase", classname=r.name, name="grading")
             _element(case, "error", r.error, message=r.error[:500])
@@ -38,8 +46,9 @@ def render(results: list[SubmissionResult]) -> str:
             case = _element(suite, "testcase", classname=f"{r.name}.{t.exercise}", name=t.name)
             if t.status in ("failed", "error"):
                 text = "This hidden test failed." if t.visibility == "hidden" else t.output
-                _element(case, "failure" if t.status == "failed" else "error", text,
-                         message=text.split("\n", 1)[0][:500])
+                _element(
+                    case, "failure" if t.status == "failed" else "error", text, message=text.split("\n", 1)[0][:500]
+                )
             elif t.status == "skipped":
                 _element(case, "skipped", message=t.output[:500])
     return ET.tostring(suites, encoding="unicode") + "\n"

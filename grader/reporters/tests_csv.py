@@ -1,5 +1,6 @@
 """``tests.csv``: one row per test of every submission, for a pivot table
 or a script (which tests the class fails, which exercise costs most)."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,16 @@ def render(results: list[SubmissionResult]) -> str:
     w.writerow(["submission", "exercise", "test", "status", "score", "max_score"])
     for r in results:
         for t in r.tests:
-            w.writerow([spreadsheet_safe(r.name), t.exercise, spreadsheet_safe(t.name), t.status,
-                        f"{t.score:g}", f"{t.max_score:g}"])
+            w.writerow(
+                [
+                    spreadsheet_safe(r.name),
+                    t.exercise,
+                    spreadsheet_safe(t.name),
+                    t.status,
+                    f"{t.score:g}",
+                    f"{t.max_score:g}",
+                ]
+            )
     return buf.getvalue()
 
 

@@ -6,6 +6,7 @@ receive as plain data (modules, models, loaders, optimizers) stay in
 serves the in-process mode (``--grader-isolation=inline``), where it sits
 behind the same encode/decode round trip, so both modes judge alike.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -126,8 +127,10 @@ class WorkerCore:
         tb = exc.__traceback__
         for frame in safe(lambda: traceback.extract_tb(tb), []):
             if frame.filename.startswith(str(self.dir)):
-                where.append(f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}"
-                             + (f"\n    {frame.line}" if frame.line else ""))
+                where.append(
+                    f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}"
+                    + (f"\n    {frame.line}" if frame.line else "")
+                )
         kind = Kind.ERROR
         if isinstance(exc, Forbidden):
             kind = Kind.FORBIDDEN

@@ -26,6 +26,7 @@ handler off and on again by a route not listed here: the static half of
 ``forbid`` (``grader.sourcecheck``, in the judge) reads the submission for
 exactly those routes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,9 @@ def _trip(name: str, tripped: list, forbidden: type = Forbidden) -> None:
     raise forbidden(name)
 
 
-def _dispatch_handler(self, func, types, args=(), kwargs=None, _banned=(frozenset(), {}),
-                      _tripped=None, _id=id, _trip=_trip):
+def _dispatch_handler(
+    self, func, types, args=(), kwargs=None, _banned=(frozenset(), {}), _tripped=None, _id=id, _trip=_trip
+):
     """Refuse a forbidden aten operation, known by the identity of its overload."""
     ids, names = _banned
     if _id(func) in ids:
@@ -84,8 +86,18 @@ def _dispatch_handler(self, func, types, args=(), kwargs=None, _banned=(frozense
     return func(*args, **(kwargs or {}))
 
 
-def _function_handler(self, func, types, args=(), kwargs=None, _banned=(frozenset(), {}),
-                      _tripped=None, _id=id, _trip=_trip, _qualify=None):
+def _function_handler(
+    self,
+    func,
+    types,
+    args=(),
+    kwargs=None,
+    _banned=(frozenset(), {}),
+    _tripped=None,
+    _id=id,
+    _trip=_trip,
+    _qualify=None,
+):
     """Refuse a forbidden Python function, by identity or by its dotted name."""
     ids, names = _banned
     if _id(func) in ids:
@@ -103,7 +115,7 @@ def _qualify(func: Any) -> str:
 def _with_defaults(handler: Callable, banned: tuple, **extra: Any) -> Callable:
     """A copy of ``handler`` whose forbidden set is baked into its (immutable) defaults."""
     defaults = list(handler.__defaults__)
-    names = handler.__code__.co_varnames[handler.__code__.co_argcount - len(defaults):handler.__code__.co_argcount]
+    names = handler.__code__.co_varnames[handler.__code__.co_argcount - len(defaults) : handler.__code__.co_argcount]
     for i, arg in enumerate(names):
         if arg == "_banned":
             defaults[i] = banned
@@ -238,7 +250,7 @@ class ForbidGuard:
         self.tripped: list[str] = []
         self.wires: _Tripwires | None = None
         self.depth = 0  # a guarded request may run another (a module's __getattr__ inside a call)
-        self.built: dict[tuple, list[_Handler]] = {}   # tests of one exercise forbid the same names
+        self.built: dict[tuple, list[_Handler]] = {}  # tests of one exercise forbid the same names
         self.resolved: list = []
 
     def forbid(self, names: list[str]) -> None:
@@ -249,7 +261,7 @@ class ForbidGuard:
             return
         self.wires = self.wires or _tripwires()
         op_ids, op_names, fn_ids, fn_names = set(), {}, set(), {}
-        resolved = []   # kept alive, so that no other object ever takes one of these ids
+        resolved = []  # kept alive, so that no other object ever takes one of these ids
         for name in self.names:
             if name.startswith("aten."):
                 for overload in _aten_overloads(name):
@@ -264,12 +276,17 @@ class ForbidGuard:
                 fn_names.setdefault(id(obj), name)  # aliases keep the first name
             fn_names.setdefault(name, name)
         if fn_names:
-            handler = _with_defaults(_function_handler, (frozenset(fn_ids), MappingProxyType(fn_names)),
-                                     _tripped=self.tripped, _qualify=_qualify)
+            handler = _with_defaults(
+                _function_handler,
+                (frozenset(fn_ids), MappingProxyType(fn_names)),
+                _tripped=self.tripped,
+                _qualify=_qualify,
+            )
             self.handlers.append(_Handler("__torch_function__", handler, self._stacks["function"]))
         if op_ids:
-            handler = _with_defaults(_dispatch_handler, (frozenset(op_ids), MappingProxyType(op_names)),
-                                     _tripped=self.tripped)
+            handler = _with_defaults(
+                _dispatch_handler, (frozenset(op_ids), MappingProxyType(op_names)), _tripped=self.tripped
+            )
             self.handlers.append(_Handler("__torch_dispatch__", handler, self._stacks["dispatch"]))
         self.built[self.names] = self.handlers
         self.resolved.extend(resolved)

@@ -6,6 +6,7 @@ student's files.  After ``restrict`` a worker can read the system and the
 Python installation, read its own submission, and write only its own
 ``.work`` folder.  Irreversible, inherited by every child.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,8 +42,11 @@ READ = EXECUTE | READ_FILE | READ_DIR
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneath(ctypes.Structure):
@@ -82,8 +86,9 @@ def restrict(read_only: list[str], read_write: list[str]) -> int:
         return 0
     libc = _libc()
     fs = _fs_rights(abi)
-    attr = _RulesetAttr(fs, (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0,
-                        (SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL) if abi >= 6 else 0)
+    attr = _RulesetAttr(
+        fs, (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0, (SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL) if abi >= 6 else 0
+    )
     size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
     ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
@@ -101,8 +106,16 @@ def restrict(read_only: list[str], read_write: list[str]) -> int:
                     if not os.path.isdir(path):
                         allowed &= file_only
                     rule = _PathBeneath(allowed, fd)
-                    if libc.syscall(_SYS_ADD, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH),
-                                    ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                    if (
+                        libc.syscall(
+                            _SYS_ADD,
+                            ctypes.c_int(ruleset),
+                            ctypes.c_int(_RULE_PATH_BENEATH),
+                            ctypes.byref(rule),
+                            ctypes.c_uint32(0),
+                        )
+                        < 0
+                    ):
                         raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
                 finally:
                     os.close(fd)

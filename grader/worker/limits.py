@@ -5,6 +5,7 @@ never touches, so an address-space cap low enough to matter breaks it.  The
 data limit is set relative to what the child already uses, because a forked
 child starts with the zygote's footprint.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -82,9 +83,22 @@ def _task_and_memory_caps(memory_mib: int | None) -> list[str]:
 
 def readable_roots() -> list[str]:
     """What a worker may read: the system, the Python installation, the grader package."""
-    roots = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
-             sys.prefix, sys.base_prefix, sys.exec_prefix,
-             os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]
+    roots = [
+        "/usr",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/bin",
+        "/sbin",
+        "/etc",
+        "/proc",
+        "/sys",
+        "/dev",
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
+    ]
     roots += [p for p in sys.path if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p)]
     return sorted(set(roots))
 

@@ -1,4 +1,5 @@
 """The request loop of a worker process."""
+
 from __future__ import annotations
 
 import socket
@@ -22,7 +23,17 @@ def serve(sock: socket.socket, core: WorkerCore) -> None:
             protocol.send(sock, reply, out_blobs)
         except ValueError:
             # A reply JSON could not encode (should not happen); say so.
-            protocol.send(sock, {"error": {"kind": "error", "type": "ProtocolError",
-                                           "message": "reply could not be encoded", "where": []}}, [])
+            protocol.send(
+                sock,
+                {
+                    "error": {
+                        "kind": "error",
+                        "type": "ProtocolError",
+                        "message": "reply could not be encoded",
+                        "where": [],
+                    }
+                },
+                [],
+            )
         except OSError:
             return

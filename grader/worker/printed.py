@@ -5,6 +5,7 @@ Beginners debug with ``print``. A worker's file descriptors 1 and 2 lead to
 ``sys.stdout`` / ``sys.stderr`` write here instead, and only the last few
 lines are kept, whatever the volume.
 """
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,7 @@ class PrintTail(io.TextIOBase):
 
     def write(self, s) -> int:
         s = s if isinstance(s, str) else str(s)
-        self._text = (self._text + s[-self.limit:])[-self.limit:]
+        self._text = (self._text + s[-self.limit :])[-self.limit :]
         return len(s)
 
     def clear(self) -> None:

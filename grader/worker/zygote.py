@@ -12,6 +12,7 @@ the end of a socket pair for the reply and, for ``spawn``, the worker's end
 of its channel.  Worker limits are fixed by the command line at start; a
 request chooses only the prepared submission (under ``--subs``) and the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,7 +91,7 @@ def _children() -> list[int]:
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read().decode(errors="replace")
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             continue
         if ppid == me:
