@@ -89,6 +89,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .assignment import AssignmentError
+    from .audit import render_csv, run_audit
+    from .reportio import write_text_atomic
+
+    out = Path(args.out)
+    try:
+        rows = run_audit(args.assignment, out, args.jobs or os.cpu_count() or 1)
+    except AssignmentError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 3
+    write_text_atomic(out / "audit.csv", render_csv(rows))
+    width = max([7] + [len(r.variant) for r in rows])
+    print(f"\n{'variant':<{width}}  {'module':<12}  {'expected':<28}  {'got':>9}  verdict")
+    for r in rows:
+        print(f"{r.variant:<{width}}  {r.module:<12}  {r.expected:<28}  {r.got:>9}  {'ok' if r.holds else 'WRONG'}")
+    wrong = sum(not r.holds for r in rows)
+    print(f"\n{len(rows) - wrong} of {len(rows)} rows hold; wrote {out / 'audit.csv'}")
+    if wrong:
+        print(f"grader: {wrong} row(s) do not hold: a suite gives junk points, misses a bug, or fails a "
+              "correct variant (see the WRONG rows)", file=sys.stderr)
+    return 1 if wrong else 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import sandbox
 
@@ -131,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         "judge starts warm (auto: from 24 submissions per job; grades are the same)",
     )
     r.set_defaults(func=cmd_run)
+    a = sub.add_parser("audit", help="check that the suites give the reference every point, stubs and junk "
+                                     "none, and catch every mutant")
+    a.add_argument("--assignment", metavar="DIR", help="folder holding suites/, solutions/, exercises/")
+    a.add_argument("--out", default="audit-out", metavar="DIR", help="where audit.csv and the grading go")
+    a.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
+    a.set_defaults(func=cmd_audit)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)
     return p
