@@ -155,7 +155,8 @@ def _make_tree(parent: str, version: int, wanted: set[str], name: str) -> Tree |
 def _find_trees(name: str) -> list[Tree]:
     """Make the run's tree in every hierarchy that has pids or memory and lets us."""
     own = _own_paths(_read("/proc/self/cgroup"))
-    trees, covered = [], set()
+    trees: list[Tree] = []
+    covered: set[str] = set()
     for version, point, root, ctrls in _mounts(_read("/proc/self/mountinfo")):
         wanted = ctrls - covered
         if not wanted:

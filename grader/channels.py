@@ -10,6 +10,7 @@ import os
 import select
 import socket
 import time
+from typing import Protocol
 
 from . import protocol
 from .forkserver import Zygote
@@ -26,6 +27,16 @@ class ChannelLost(Exception):
     @property
     def timed_out(self) -> bool:
         return self.kind == Lost.TIMED_OUT
+
+
+class Channel(Protocol):
+    """What a :class:`grader.remote.Session` needs of a channel."""
+
+    def request(self, message: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]: ...
+
+    def host_alive(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class InlineChannel:
@@ -69,7 +80,7 @@ class ProcessChannel:
             raise
         finally:
             theirs.close()
-        self.sock = ours
+        self.sock: socket.socket | None = ours  # None once closed
 
     def host_alive(self) -> bool:
         """Whether the fork server still answers: a worker lost with it was
@@ -77,6 +88,7 @@ class ProcessChannel:
         return self.zygote.ping()
 
     def request(self, message: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]:
+        assert self.sock is not None, "the session drops a channel once it is closed"
         try:
             protocol.send(self.sock, message, blobs)
         except OSError:

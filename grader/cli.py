@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     # A name this terminal's encoding cannot show is printed escaped, not a traceback.
-    sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # an entry point: a TextIOWrapper
     code = main()
     # Every output file is written and closed by now; skip the interpreter's
     # teardown, which spends a second or two unwinding torch's modules.

@@ -12,14 +12,14 @@ from typing import Any
 
 import torch
 
-from .remote import CallText, Remote, ResultLabel, StudentError, current_session, describe
+from .remote import CallText, Described, Remote, ResultLabel, StudentError, current_session, describe
 
 
 class GradingFailure(AssertionError):
     """A test's verdict, phrased for the student."""
 
 
-def _what(what: str | None) -> str:
+def _what(what: str | None) -> Described:
     if what:
         return what
     session = current_session()
@@ -161,6 +161,7 @@ def call_keeping_inputs(fn: Any, *args: Any, **kwargs: Any) -> Any:
         _check_unchanged(str(CallText(getattr(fn, "__name__", "fn"), *before)), before, (args, kwargs))
         return result
     session = current_session()
+    assert session is not None, "a Remote exists only while its test's session is current"
     label = object.__getattribute__(fn, "_label")
     call = CallText(label, args, kwargs)
     bound = session.module("functools").partial(fn, *args, **kwargs)

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +185,7 @@ class Zygote:
         self._spawn_server()
         self.wait_ready()
 
-    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
+    def _ask(self, request: dict, fds: Sequence[int] = ()) -> dict:
         """One request: a message on the control socket carrying the end of a
         fresh socket pair, on which the one reply comes back."""
         if self.control is None:

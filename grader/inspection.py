@@ -13,11 +13,11 @@ from typing import Any
 import torch
 
 from . import introspect
-from .remote import Remote
+from .remote import Described, Remote
 from .vocabulary import Op
 
 
-def _remote_req(obj: Remote, op: str, args: dict, what: str) -> Any:
+def _remote_req(obj: Remote, op: str, args: dict, what: Described) -> Any:
     return Remote._req(obj, op, args, what)
 
 

@@ -23,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import pytest
 
@@ -52,7 +52,7 @@ class JudgeTemplate:
         self.in_judge = False
         self.error: BaseException | None = None
         self.output_fd: int | None = None
-        self.output = None
+        self.output: TextIO | None = None
 
     # ------------------------------------------------------------------ the parent
 
@@ -128,6 +128,7 @@ class JudgeTemplate:
         code = JUDGE_BROKE
         cpus = os.sched_getaffinity(0)
         try:
+            assert self.output is not None and self.output_fd is not None, "a judge is forked inside run()"
             os.setpgid(0, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -145,6 +146,7 @@ class JudgeTemplate:
             traceback.print_exc()
         finally:
             try:
+                assert self.output is not None  # as above; an AssertionError is passed over like any other here
                 self.output.flush()
                 sys.stdout.flush()
             except Exception:  # noqa: BLE001
@@ -162,12 +164,14 @@ class JudgeTemplate:
         from .plugin import exercise_of
 
         session = self.session
+        assert session is not None, "a judge is forked from run()'s body, once the tests are collected"
         config = session.config
         option = config.option
         if cpu is not None:
             pin_to_cpu(cpu)
         option.grader_submission, option.grader_report = str(prepared), str(report)
         plugin = config.pluginmanager.get_plugin("grader-judge")
+        assert plugin is not None, "registered at configuration"
         plugin.target(str(prepared))
         if self.zygote is not None:
             plugin.use_zygote(self.zygote, cpu)  # its workers run beside it

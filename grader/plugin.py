@@ -23,13 +23,20 @@ import os
 import re
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import reportio
 from .remote import GraderFailure, Session, SettledFailure, Student, _current
 from .seeding import seed_all
+
+if TYPE_CHECKING:
+    from .channels import Channel
+    from .forkserver import Scratch, Zygote
+    from .sourcecheck import Submission
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_CALL_TIMEOUT = 10.0
@@ -108,7 +115,7 @@ def pin_hypothesis_seeds(items: list[pytest.Item]) -> None:
     from hypothesis.internal.reflection import function_digest
 
     for item in items:
-        test = getattr(item, "obj", None)
+        test: Any = getattr(item, "obj", None)
         inner = getattr(getattr(test, "hypothesis", None), "inner_test", None)
         if inner is None or getattr(test, "_grader_seed_pinned", False):
             continue
@@ -219,9 +226,9 @@ class GradingPlugin:
         self.exercises: dict[str, float] = {}
         self.collect_errors: list[str] = []
         self.session: Session | None = None
-        self.zygote = None
+        self.zygote: Zygote | None = None
         self.cpu: int | None = None
-        self.scratch = None
+        self.scratch: Scratch | None = None
         # Why this judge could not finish, when the grader's machinery (not
         # the student's code) failed; `grader run` then grades it again.
         self.grader_failure: str | None = None
@@ -237,7 +244,8 @@ class GradingPlugin:
         from .submissions import prepare_for_plugin
 
         # The submission's modules as the static half of forbid reads them, and its verdicts.
-        self.sources, self.source_verdicts = None, {}
+        self.sources: Submission | None = None
+        self.source_verdicts: dict[tuple, str] = {}
         if self.config.getoption("--grader-prepared"):
             self.submission_dir, self.problems = prepare_for_plugin(raw)  # prepared by `grader run`
         else:
@@ -269,6 +277,7 @@ class GradingPlugin:
     def _make_session(self) -> Session:
         isolation = self.config.getoption("--grader-isolation")
         sub = self.submission_dir
+        factory: Callable[[], Channel]
         if isolation == "inline":
             from .channels import InlineChannel
 
@@ -279,6 +288,7 @@ class GradingPlugin:
             if self.zygote is None:
                 from .sandbox import start_zygote
 
+                assert self.scratch is not None, "without `grader run`'s fork server, target() made a scratch folder"
                 self.zygote = start_zygote(self.scratch)
             zygote, cpu = self.zygote, self.cpu
             factory = lambda: ProcessChannel(zygote, sub, cpu)  # noqa: E731
@@ -349,7 +359,7 @@ class GradingPlugin:
         # hypothesis runs ``.hypothesis.inner_test`` once per example (a plugin
         # may wrap it): mark where each example starts, so that a failure shows
         # what its own input printed, not the tail of a hundred shrinking runs.
-        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        handle: Any = getattr(getattr(item, "obj", None), "hypothesis", None)
         inner = getattr(handle, "inner_test", None)
         if inner is not None:
             handle.inner_test = self._marking_examples(inner)

@@ -42,7 +42,8 @@ class Task:
 
 class Judge:
     def __init__(self, task: Task, pid: int, gate: int, report: Path, log: Path):
-        self.task, self.pid, self.gate, self.report, self.log = task, pid, gate, report, log
+        self.task, self.pid, self.report, self.log = task, pid, report, log
+        self.gate: int | None = gate  # None once closed
         self.state = State.STANDBY
         self.slot = 0
         self.started = time.monotonic()
@@ -53,6 +54,7 @@ class Judge:
     def go(self, slot: int, cpu: int | None) -> None:
         """Open its gate: from now on it grades, on ``cpu``, against its budget."""
         self.state, self.slot, self.started = State.GRADING, slot, time.monotonic()
+        assert self.gate is not None, "a judge is closed only after it grades"
         try:
             os.write(self.gate, b"go %s\n" % (b"-" if cpu is None else str(cpu).encode()))
         except OSError:
@@ -62,6 +64,7 @@ class Judge:
         """Whether it said ``done`` or exited (reaping it then)."""
         if self.poll():
             return True
+        assert self.gate is not None, "only a judge still grading is asked (it is closed after)"
         try:
             said = os.read(self.gate, 64)  # non-blocking: b"" once it is gone
         except BlockingIOError:
@@ -230,6 +233,7 @@ def _wait_any(grading: dict[int, Judge], budget: float, tick: float) -> Judge | 
     timeout = max(0.0, min(tick, first_deadline - now))
     poller = select.poll()
     for judge in grading.values():
+        assert judge.gate is not None, "judges are closed once they leave grading"
         poller.register(judge.gate, select.POLLIN)
         if judge.pidfd is None and hasattr(os, "pidfd_open"):
             try:

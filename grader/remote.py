@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from . import protocol
-from .channels import ChannelLost
+from .channels import Channel, ChannelLost
 from .forkserver import ZygoteLost
 from .protocol import Ref
 from .vocabulary import SETTLED_KINDS, Kind, Lost, Op
@@ -109,6 +109,10 @@ class CallText:
         return True
 
 
+# What a message says was being done: plain text, or a call rendered only when read.
+Described = str | CallText
+
+
 class ResultLabel:
     """The label of an object a call returned: the call itself, or ``f(...)`` when long."""
 
@@ -131,7 +135,7 @@ class Session:
     def __init__(
         self,
         exercises: set[str],
-        channel_factory: Callable[[], Any],
+        channel_factory: Callable[[], Channel],
         call_timeout: float = 10.0,
         problems: dict[str, str] | None = None,
         submission_dir: str | None = None,
@@ -142,7 +146,7 @@ class Session:
         self.default_timeout = call_timeout
         self.timeout = call_timeout
         self.problems = dict(problems or {})
-        self.channel = None
+        self.channel: Channel | None = None
         self.modules: dict[str, Ref] = {}
         # Attributes of modules looked up during this test (``student.conv.conv2d``
         # in every example of a property test): one request each per test.
@@ -158,7 +162,7 @@ class Session:
         # (a round trip of its own for each of a course's ~100 tests before).
         self.reset_pending = True
         self.lost: str | None = None
-        self.last_call: str = ""
+        self.last_call: Described = ""
         # Set when a property test starts another example: the worker then
         # forgets what the previous examples printed, so a failing test shows
         # only what its failing (shrunk) input printed.
@@ -208,7 +212,7 @@ class Session:
 
     # ------------------------------------------------------------------ requests
 
-    def _send(self, op: str, args: dict, what: str) -> Any:
+    def _send(self, op: str, args: dict, what: Described) -> Any:
         blobs: list[bytes] = []
         payload = protocol.encode(args, blobs, self._ref_of)
         message = {"op": op, "args": payload}
@@ -216,6 +220,7 @@ class Session:
             message["reset"], self.reset_pending = self.test_state, False
         if self.new_example:
             message["clear_printed"], self.new_example = True, False
+        assert self.channel is not None, "callers start the channel first"
         try:
             reply, rblobs = self.channel.request(message, blobs, self.timeout)
         except ChannelLost as exc:
@@ -249,7 +254,7 @@ class Session:
         except protocol.ProtocolError as exc:
             raise StudentError(f"{what} gave back something the grader cannot read ({exc})") from None
 
-    def request(self, op: str, args: dict, what: str) -> Any:
+    def request(self, op: str, args: dict, what: Described) -> Any:
         if self.lost:
             raise WorkerLost(f"{self.lost} — nothing more of this test could run")
         self._ensure_channel()
@@ -265,13 +270,15 @@ class Session:
             "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers"
         )
 
-    def _error_message(self, err: Any, what: str) -> str:
+    def _error_message(self, err: Any, what: Described) -> str:
         if type(err) is not dict:
             return f"{what} failed"
         kind = str(err.get("kind", ""))
         etype = str(err.get("type", "Exception"))[:100]
         message = str(err.get("message", ""))[:2000]
-        where = err.get("where") if type(err.get("where")) is list else []
+        where = err.get("where")
+        if type(where) is not list:
+            where = []
         trail = "".join(f"\n  at {str(w)[:300]}" for w in where[-5:] if type(w) is str)
         if kind == Kind.NOT_IMPLEMENTED:
             return f"{what} is not implemented yet: it raises NotImplementedError.{trail}"
@@ -334,12 +341,12 @@ class Remote:
 
     __slots__ = ("_session", "_ref", "_label")
 
-    def __init__(self, session: Session, ref: Ref, label: str):
+    def __init__(self, session: Session, ref: Ref, label: Described):
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_label", label)
 
-    def _req(self, op: str, args: dict, what: str) -> Any:
+    def _req(self, op: str, args: dict, what: Described) -> Any:
         s = object.__getattribute__(self, "_session")
         return s.request(op, dict(args, target=object.__getattribute__(self, "_ref")), what)
 

@@ -45,6 +45,7 @@ import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MAX_FILE_BYTES = 2_000_000
 MAX_STRINGS = 32  # possible values of one string expression before it counts as unreadable
@@ -197,6 +198,8 @@ STR_METHODS = frozenset(
     }
 )
 IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# The nodes that open a scope of their own.
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
 
 
 class _TooMuch(Exception):
@@ -395,7 +398,7 @@ def _constant_strings(node: ast.AST) -> list[str] | None:
 # ("assign", expression, statement) or ("unknown", statement); the statement says where it is.
 
 
-def _bindings(body: list[ast.stmt]) -> tuple[dict, list]:
+def _bindings(body: Sequence[ast.AST]) -> tuple[dict, list]:
     """The names a block of statements binds (not looking into nested functions or classes)."""
     bindings: dict[str, list] = {}
     stars: list[str] = []
@@ -450,7 +453,7 @@ def _bindings(body: list[ast.stmt]) -> tuple[dict, list]:
     return bindings, stars
 
 
-def _statements(body: list[ast.AST]) -> Iterable[ast.AST]:
+def _statements(body: Sequence[ast.AST]) -> Iterable[ast.AST]:
     """Every node of a block that binds in its scope: nested functions' and
     classes' insides belong to their own scopes."""
     todo = collections.deque(body)
@@ -484,8 +487,9 @@ class Scope:
     parent: Scope | None = None
     globals_: frozenset = frozenset()
 
-    def child(self, node: ast.AST) -> Scope:
+    def child(self, node: Definition) -> Scope:
         """The scope of a function, lambda or class nested in this one."""
+        body: Sequence[ast.AST]
         if isinstance(node, ast.Lambda):
             body = [node.body]
         else:
@@ -546,12 +550,12 @@ class _Folder:
             return self._subscript(node)
         if isinstance(node, ast.Call):
             return self._call(node)
-        if isinstance(node, ast.Name) and self.reader is not None:
+        if isinstance(node, ast.Name) and self.reader is not None and self.scope is not None:
             return self.reader.name_constants(node.id, self.scope)
         return None
 
     def _joined(self, node: ast.JoinedStr) -> list | None:
-        parts = []
+        parts: list[list] = []
         for value in node.values:
             if isinstance(value, ast.FormattedValue):
                 if value.format_spec is not None:
@@ -560,14 +564,16 @@ class _Folder:
                 if inner is None:
                     return None
                 parts.append([str(v) for v in inner])
-            else:
+            elif isinstance(value, ast.Constant):  # the only other kind a JoinedStr holds
                 parts.append([value.value])
+            else:
+                return None
         return self._product(parts, "".join)
 
     def _binop(self, node: ast.BinOp) -> list | None:
         left, right = self._fold(node.left), self._fold(node.right)
         if isinstance(node.op, ast.Mod) and isinstance(node.right, ast.Tuple):
-            items = [self._fold(e) for e in node.right.elts]
+            items: list[Any] = [self._fold(e) for e in node.right.elts]  # lists, once none is None
             if left is None or any(i is None for i in items):
                 return None
             return self._product([left, *items], lambda p: p[0] % tuple(p[1:]))
@@ -608,7 +614,7 @@ class _Folder:
             if owner is None or items is None:
                 return None
             return self._product([owner, items], lambda p: p[0].join(p[1]))
-        args = [self._fold(a) for a in node.args]
+        args: list[Any] = [self._fold(a) for a in node.args]  # lists, once none is None
         if any(a is None for a in args):
             return None
         if isinstance(func, ast.Attribute) and func.attr in STR_METHODS:
@@ -623,7 +629,7 @@ class _Folder:
     def _sequence(self, node: ast.AST) -> list | None:
         """The possible contents of a sequence of strings (to be joined)."""
         if isinstance(node, (ast.List, ast.Tuple)):
-            items = [self._fold(e) for e in node.elts]
+            items: list[Any] = [self._fold(e) for e in node.elts]  # lists, once none is None
             return None if any(i is None for i in items) else self._product(items, tuple)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "reversed":
             inner = self._fold(node.args[0]) if len(node.args) == 1 else None
@@ -717,7 +723,7 @@ class _Reader:
 
     # ---------------------------------------------------------------- walking code
 
-    def _walk(self, nodes: list[ast.AST], scope: Scope) -> None:
+    def _walk(self, nodes: Sequence[ast.AST], scope: Scope) -> None:
         for node in nodes:
             self._visit(node, scope, None)
 
@@ -732,7 +738,7 @@ class _Reader:
         for child in ast.iter_child_nodes(node):
             self._visit(child, scope, node)
 
-    def _visit_definition(self, node: ast.AST, scope: Scope) -> None:
+    def _visit_definition(self, node: Definition, scope: Scope) -> None:
         """Decorators, defaults and bases run in the enclosing scope; the body in its own."""
         outer = list(getattr(node, "decorator_list", []))
         if isinstance(node, ast.ClassDef):
@@ -748,7 +754,7 @@ class _Reader:
             self._add("switch", scope, node, f"a {node.name} of its own, which takes torch's calls first")
         inner = scope.child(node)
         self.keep.append(inner)
-        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        body: Sequence[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else node.body
         for child in body:
             self._visit(child, inner, node)
 
@@ -817,7 +823,7 @@ class _Reader:
 
     def _assigned(self, name: str, scope: Scope) -> bool:
         """Whether ``name`` is bound only by assignments (``f = F.conv2d``), in this scope or above."""
-        current = scope
+        current: Scope | None = scope
         while current is not None:
             if name in current.globals_:
                 current = Scope(scope.module, scope.module.bindings)
@@ -858,7 +864,9 @@ class _Reader:
                 if _Folder(self, scope).fold(node.args[1]) is None:
                     self._add("unreadable", scope, node, "a name built at run time")
                 else:
-                    for name in _Folder(self, scope).fold(node.args[1]):
+                    names = _Folder(self, scope).fold(node.args[1])  # the same as just above
+                    assert names is not None
+                    for name in names:
                         self._check_name(name, node, scope, self.values(node.args[0], scope))
             elif path in _CODE_RUNNERS:
                 self._check_code(node, scope)
@@ -1025,7 +1033,7 @@ class _Reader:
 
     def lookup(self, name: str, scope: Scope) -> list:
         """What a name can be, by Python's scoping: local, enclosing, module, star import, builtin."""
-        current = scope
+        current: Scope | None = scope
         while current is not None and current.bindings is not scope.module.bindings:
             if name in current.globals_:
                 break

@@ -4,7 +4,7 @@ one module here and one line in ``REPORTERS``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..ledger import Reporter
 from ..vocabulary import GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV
@@ -22,6 +22,6 @@ REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
 }
 
 
-def chosen(extra: list[str] = ()) -> list[Reporter]:
+def chosen(extra: Sequence[str] = ()) -> list[Reporter]:
     """The default reporters and the ``extra`` ones asked for, in registry order."""
     return [factory() for name, (factory, default) in REPORTERS.items() if default or name in extra]

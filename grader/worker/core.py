@@ -193,6 +193,7 @@ class WorkerCore:
         if not path.is_file():
             raise MissingModule(f"the submission has no module {name!r}", Kind.ABSENT)
         spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, "a .py file has a spec with a loader"
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

@@ -114,6 +114,7 @@ def _qualify(func: Any) -> str:
 
 def _with_defaults(handler: Callable, banned: tuple, **extra: Any) -> Callable:
     """A copy of ``handler`` whose forbidden set is baked into its (immutable) defaults."""
+    assert handler.__defaults__ is not None, "the handlers defined above have defaults"
     defaults = list(handler.__defaults__)
     names = handler.__code__.co_varnames[handler.__code__.co_argcount - len(defaults) : handler.__code__.co_argcount]
     for i, arg in enumerate(names):
@@ -152,7 +153,7 @@ class _Tripwires:
     def __init__(self) -> None:
         self.armed: list = [0, None]  # how many guards are armed; the innermost one's record
         self.originals: dict[tuple[str, str], Any] = {}
-        wires = {}
+        wires: dict[int, Callable] = {}
         for module_name, attribute in SWITCHES:
             module = sys.modules.get(module_name) or importlib.import_module(module_name)
             original = getattr(module, attribute, None)
@@ -260,7 +261,10 @@ class ForbidGuard:
         if not self.names or self.handlers:
             return
         self.wires = self.wires or _tripwires()
-        op_ids, op_names, fn_ids, fn_names = set(), {}, set(), {}
+        op_ids: set[int] = set()
+        fn_ids: set[int] = set()
+        op_names: dict[int, str] = {}
+        fn_names: dict[int | str, str] = {}
         resolved = []  # kept alive, so that no other object ever takes one of these ids
         for name in self.names:
             if name.startswith("aten."):
@@ -298,6 +302,7 @@ class ForbidGuard:
         if not self.handlers or self.depth:
             yield
             return
+        assert self.wires is not None, "forbid() sets the wires before it builds handlers"
         self.depth += 1
         self.tripped.clear()
         depths = self._arm()
@@ -312,7 +317,9 @@ class ForbidGuard:
             problem = self._disarm(depths)
             self.depth -= 1
             if problem or self.tripped:
-                raise Forbidden(self._describe(self.tripped[0] if self.tripped else problem)) from None
+                used = self.tripped[0] if self.tripped else problem
+                assert used is not None, "nothing tripped, so there is a problem"
+                raise Forbidden(self._describe(used)) from None
 
     def _describe(self, used: str) -> str:
         """What was used, and which forbidden functions it is about (the message names them)."""

@@ -29,7 +29,7 @@ class PrintTail(io.TextIOBase):
         return 1  # code that writes to the descriptor itself reaches /dev/null
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed: a writeable attribute; at runtime: read-only
         return "utf-8"
 
     def write(self, s) -> int:

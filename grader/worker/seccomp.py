@@ -159,7 +159,7 @@ MEMORY_DENIED = {"shmget": 29, "shmat": 30, "shmctl": 31}
 # Calls that name a process: allowed when it is the worker, in these
 # arguments (index -> allowed values, "self" standing for the worker's pid).
 _SELF = "self"
-ONLY_SELF = {
+ONLY_SELF: dict[str, tuple[int, dict[int, tuple]]] = {
     "kill": (62, {0: (_SELF,)}),
     "tkill": (200, {0: (_SELF,)}),
     "tgkill": (234, {0: (_SELF,)}),
