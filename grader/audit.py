@@ -13,6 +13,7 @@ The audit grades, in one batch, submissions whose right score is known:
   loses points in its own module and no other, a ``right_`` one gets every
   point, a ``junk_`` one scores no more than the stubs in its module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -98,15 +99,19 @@ def replace_body(source: str, qualname: str, body: str) -> str:
         if name != qualname:
             continue
         stmts = node.body
-        if len(stmts) > 1 and isinstance(stmts[0], ast.Expr) and isinstance(stmts[0].value, ast.Constant) \
-                and isinstance(stmts[0].value.value, str):
+        if (
+            len(stmts) > 1
+            and isinstance(stmts[0], ast.Expr)
+            and isinstance(stmts[0].value, ast.Constant)
+            and isinstance(stmts[0].value.value, str)
+        ):
             stmts = stmts[1:]
         lines = source.splitlines(keepends=True)
         indent = " " * stmts[0].col_offset
         args = [a.arg for a in node.args.args if a.arg not in ("self", "cls")]
         text = body.format(arg=args[0] if args else "None")
         new = "".join(f"{indent}{line}\n" for line in text.splitlines())
-        return "".join(lines[: stmts[0].lineno - 1]) + new + "".join(lines[stmts[-1].end_lineno:])
+        return "".join(lines[: stmts[0].lineno - 1]) + new + "".join(lines[stmts[-1].end_lineno :])
     raise KeyError(f"no function {qualname} in the source")
 
 
@@ -125,12 +130,21 @@ def variants(root: Path) -> list[Variant]:
     for module in exercises:
         for fn in stub_functions(stubs[module]):
             stub_name = f"{module}.{fn}.stub"
-            out.append(Variant(stub_name, {**reference, module: replace_body(reference[module], fn, STUB_BODY)},
-                               Expectation("baseline", module)))
+            out.append(
+                Variant(
+                    stub_name,
+                    {**reference, module: replace_body(reference[module], fn, STUB_BODY)},
+                    Expectation("baseline", module),
+                )
+            )
             for kind, body in junk_bodies(fn).items():
-                out.append(Variant(f"{module}.{fn}.{kind}",
-                                   {**reference, module: replace_body(reference[module], fn, body)},
-                                   Expectation("at_most", module, stub_name)))
+                out.append(
+                    Variant(
+                        f"{module}.{fn}.{kind}",
+                        {**reference, module: replace_body(reference[module], fn, body)},
+                        Expectation("at_most", module, stub_name),
+                    )
+                )
     out += _mutants(root, exercises, reference)
     return out
 
@@ -140,8 +154,11 @@ def _mutants(root: Path, exercises: list[str], reference: dict[str, str]) -> lis
     for module in exercises:
         for path in sorted((root / "tests" / "mutants" / module).glob("*.py")):
             kind = path.stem.split("_", 1)[0]
-            expect = {"wrong": Expectation("loses", module), "right": Expectation("full"),
-                      "junk": Expectation("at_most", module, "stubs")}.get(kind)
+            expect = {
+                "wrong": Expectation("loses", module),
+                "right": Expectation("full"),
+                "junk": Expectation("at_most", module, "stubs"),
+            }.get(kind)
             if expect is not None:
                 out.append(Variant(f"{module}.{path.stem}", {**reference, module: path.read_text()}, expect))
     return out
@@ -158,14 +175,14 @@ def judge(variants_: list[Variant], scores: dict[str, dict[str, tuple[float, flo
                 want = top if e.rule == "full" else 0.0
                 rows.append(Row(v.name, module, e.describe(), f"{score:g}/{top:g}", score == want))
         elif e.rule == "at_most":
+            assert e.module is not None and e.than is not None, "an at_most expectation names both"
             score, top = got[e.module]
             bound = scores[e.than][e.module][0]
             rows.append(Row(v.name, e.module, f"<= {bound:g} ({e.than})", f"{score:g}/{top:g}", score <= bound))
         elif e.rule == "loses":
             for module, (score, top) in got.items():
                 ok = score < top if module == e.module else score == top
-                rows.append(Row(v.name, module, "< full" if module == e.module else "full",
-                                f"{score:g}/{top:g}", ok))
+                rows.append(Row(v.name, module, "< full" if module == e.module else "full", f"{score:g}/{top:g}", ok))
     return rows
 
 

@@ -108,8 +108,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     wrong = sum(not r.holds for r in rows)
     print(f"\n{len(rows) - wrong} of {len(rows)} rows hold; wrote {out / 'audit.csv'}")
     if wrong:
-        print(f"grader: {wrong} row(s) do not hold: a suite gives junk points, misses a bug, or fails a "
-              "correct variant (see the WRONG rows)", file=sys.stderr)
+        print(
+            f"grader: {wrong} row(s) do not hold: a suite gives junk points, misses a bug, or fails a "
+            "correct variant (see the WRONG rows)",
+            file=sys.stderr,
+        )
     return 1 if wrong else 0
 
 
@@ -155,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         "judge starts warm (auto: from 24 submissions per job; grades are the same)",
     )
     r.set_defaults(func=cmd_run)
-    a = sub.add_parser("audit", help="check that the suites give the reference every point, stubs and junk "
-                                     "none, and catch every mutant")
+    a = sub.add_parser(
+        "audit",
+        help="check that the suites give the reference every point, stubs and junk none, and catch every mutant",
+    )
     a.add_argument("--assignment", metavar="DIR", help="folder holding suites/, solutions/, exercises/")
     a.add_argument("--out", default="audit-out", metavar="DIR", help="where audit.csv and the grading go")
     a.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
