@@ -25,6 +25,8 @@ from conftest import MINI, ROOT, read_grades, read_results, run_grader
 sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 import corpus  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every test reads the one `grader run` of the whole corpus
+
 HONEST_FILES = {"mini.py": corpus.REF, "other.py": corpus.OTHER}
 # Stands for the instructor's tokens: in the grader's environment, never in
 # a worker's (the `dumps_the_environment` attack raises it into feedback).

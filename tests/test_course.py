@@ -21,6 +21,8 @@ import pytest
 from conftest import ROOT, read_grades, read_results, run_grader
 from grader.assignment import course_exercises
 
+pytestmark = pytest.mark.slow  # nearly every test reads one `grader run` of the whole course
+
 MUTANTS = sorted((ROOT / "tests" / "mutants").glob("*/*.py"))
 EXERCISES = sorted(p.stem[5:] for p in (ROOT / "suites").glob("test_*.py"))
 

@@ -93,18 +93,21 @@ def lost(out, slug: str) -> list[tuple[str, str]]:
     return [(t["name"], t["output"][:400]) for t in read_results(out, slug)["tests"] if t["score"] != t["max_score"]]
 
 
+@pytest.mark.slow
 def test_the_reference_keeps_full_marks(graded):
     out, grades = graded
     row = grades["reference"]
     assert row["score"] == row["max_score"], lost(out, "reference")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLEAN))
 def test_a_clean_look_alike_keeps_full_marks(graded, name):
     out, grades = graded
     assert grades[name]["score"] == grades["reference"]["score"], lost(out, name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_hidden_forbidden_route_scores_zero_on_the_tests_that_forbid_it(graded, name):
     """Exactly the tests that forbid the function fail, each naming what it forbids, one of them

@@ -15,7 +15,11 @@ import sys
 import threading
 import time
 
+import pytest
+
 from conftest import MINI, ROOT, read_grades, write_submission
+
+pytestmark = pytest.mark.slow  # each test runs `grader run` and kills its fork server
 
 REF = (MINI / "solutions" / "mini.py").read_text()
 OTHER = "def answer():\n    return 42\n"

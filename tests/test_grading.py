@@ -44,18 +44,21 @@ def results_by_name(out, slug):
     return {t["name"].split(": ", 1)[1]: t for t in read_results(out, slug)["tests"]}
 
 
+@pytest.mark.slow
 def test_the_reference_gets_full_marks(batch):
     out, _ = batch
     row = read_grades(out)["reference"]
     assert (row["score"], row["max_score"], row["mini"], row["other"]) == ("7", "7", "6", "1")
 
 
+@pytest.mark.slow
 def test_grades_csv_has_the_contract_columns_in_the_assignment_order(batch):
     out, _ = batch
     header = (out / "grades.csv").read_text().splitlines()[0]
     assert header == "submission,score,max_score,mini,other"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["crash", "hang", "sleeper", "exits", "interrupt", "raises"])
 def test_a_broken_function_fails_only_the_tests_that_call_it(batch, name):
     out, _ = batch
@@ -66,6 +69,7 @@ def test_a_broken_function_fails_only_the_tests_that_call_it(batch, name):
     assert read_grades(out)[name]["other"] == "1"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, words", [
     ("crash", "stopped during mini.double"),
     ("hang", "did not finish within 2 seconds"),
@@ -83,11 +87,13 @@ def test_each_failure_says_what_happened_in_plain_words(batch, name, words):
     assert "grader/" not in output and "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_the_stub_scores_zero_everywhere_it_is_a_stub(batch):
     out, _ = batch
     assert read_grades(out)["stub"]["mini"] == "0"
 
 
+@pytest.mark.slow
 def test_a_missing_module_scores_zero_with_a_message_naming_it(batch):
     out, _ = batch
     row = read_grades(out)["no_mini"]
@@ -95,18 +101,21 @@ def test_a_missing_module_scores_zero_with_a_message_naming_it(batch):
     assert "no module `mini`" in results_by_name(out, "no_mini")["add(2, 3) is 5"]["output"]
 
 
+@pytest.mark.slow
 def test_a_module_that_fails_to_import_says_so(batch):
     out, _ = batch
     output = results_by_name(out, "import_error")["add(2, 3) is 5"]["output"]
     assert "importing mini.py raised ModuleNotFoundError" in output
 
 
+@pytest.mark.slow
 def test_a_path_that_does_not_exist_still_gets_a_row_and_a_reason(batch):
     out, _ = batch
     assert read_grades(out)["does_not_exist"]["score"] == "0"
     assert "does not exist" in results_by_name(out, "does_not_exist")["answer() is 42"]["output"]
 
 
+@pytest.mark.slow
 def test_results_json_is_gradescope_format(batch):
     out, _ = batch
     res = read_results(out, "reference")
@@ -116,12 +125,14 @@ def test_results_json_is_gradescope_format(batch):
     assert res["score"] == 7
 
 
+@pytest.mark.slow
 def test_hidden_tests_say_only_that_they_failed(batch):
     out, _ = batch
     hidden = results_by_name(out, "stub")["Scale is an nn.Module that multiplies by k"]
     assert hidden["visibility"] == "hidden" and hidden["output"] == "This hidden test failed."
 
 
+@pytest.mark.slow
 def test_without_cuda_the_gpu_lane_counts_for_nothing_and_the_summary_says_so(batch):
     out, proc = batch
     gpu = results_by_name(out, "reference")["double works on CUDA tensors"]
@@ -129,16 +140,19 @@ def test_without_cuda_the_gpu_lane_counts_for_nothing_and_the_summary_says_so(ba
     assert "GPU lane: skipped" in proc.stdout
 
 
+@pytest.mark.slow
 def test_the_summary_names_the_active_protections(batch):
     _, proc = batch
     assert "isolation:" in proc.stdout and "rlimits" in proc.stdout
 
 
+@pytest.mark.slow
 def test_no_worker_outlives_the_run(batch):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "grader.worker.zygote" not in ps
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_non_zero_and_say_what_to_do(tmp_path):
     proc = run_grader(["run", str(tmp_path)])
     assert proc.returncode == 2 and "--out" in proc.stderr
@@ -146,6 +160,7 @@ def test_usage_errors_exit_non_zero_and_say_what_to_do(tmp_path):
     assert proc.returncode == 3 and "suites/" in proc.stderr
 
 
+@pytest.mark.slow
 def test_grading_is_deterministic_resumable_and_the_same_at_any_j(tmp_path):
     subs = [write_submission(tmp_path / n, {"mini.py": src, "other.py": OTHER})
             for n, src in [("a", REF), ("b", BROKEN["raises"]), ("c", BROKEN["stub"])]]
@@ -176,6 +191,7 @@ def test_suites_are_shared_out_among_judges_as_whole_files():
     assert _shards(assignment, 5) == halves  # never more judges than files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["reference", "raises", "crash"])
 def test_one_submission_split_among_judges_gets_the_same_results(tmp_path, name):
     """With fewer submissions than -j slots, each submission's suite files are
@@ -214,6 +230,7 @@ def _assert_no_fork_server_left() -> None:
     assert "grader.worker.zygote" not in ps
 
 
+@pytest.mark.slow
 def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(4)]
     subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))
@@ -231,6 +248,7 @@ def test_a_run_killed_halfway_resumes_without_losing_or_regrading(tmp_path):
     _assert_no_fork_server_left()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_run_keeps_what_was_graded_and_says_how_to_go_on(tmp_path):
     subs = [write_submission(tmp_path / f"s{i}", {"mini.py": REF, "other.py": OTHER}) for i in range(3)]
     subs.append(write_submission(tmp_path / "slow", {"mini.py": BROKEN["sleeper"], "other.py": OTHER}))
@@ -248,6 +266,7 @@ def test_ctrl_c_stops_the_run_keeps_what_was_graded_and_says_how_to_go_on(tmp_pa
     _assert_no_fork_server_left()
 
 
+@pytest.mark.slow
 def test_a_failing_property_test_shows_what_its_failing_input_printed(mini_grade, tmp_path):
     """Hypothesis tries many inputs before it reports the smallest failing one:
     the student sees the prints of that one input, not a tail mixing them all."""
@@ -264,6 +283,7 @@ def test_a_failing_property_test_shows_what_its_failing_input_printed(mini_grade
     assert add["score"] == add["max_score"] and "printed" not in add["output"]
 
 
+@pytest.mark.slow
 def test_a_reference_that_hangs_is_given_up_by_the_warm_up_at_its_budget(tmp_path):
     """An instructor's endless loop in the reference must not stall `grader run`
     before anyone is graded: the warm-up gives up and grading goes on."""
@@ -279,6 +299,7 @@ def test_a_reference_that_hangs_is_given_up_by_the_warm_up_at_its_budget(tmp_pat
         assert proc.returncode == 0 and said in proc.stdout, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_reference_that_fails_its_own_suites_is_reported_and_grading_goes_on(tmp_path):
     assignment = tmp_path / "assignment"
     shutil.copytree(MINI, assignment)
@@ -292,6 +313,7 @@ def test_a_reference_that_fails_its_own_suites_is_reported_and_grading_goes_on(t
     assert "alice" in read_grades(tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_a_students_module_imports_its_own_sibling_even_after_an_inline_warm_up(mini_grade, tmp_path):
     """The warm-up runs the reference inline in the parent; a submission's own
     `import other` must still find the submission's other.py, not the
@@ -333,6 +355,7 @@ def test_judge_slots_get_a_cpu_each_while_there_are_enough():
     assert cpu_slots(0, [0]) == [0]
 
 
+@pytest.mark.slow
 def test_a_worker_runs_on_its_judges_cpu(mini_grade, tmp_path):
     """Judge and worker take turns; on one CPU each hands over to the other
     without waking a second CPU (which is slow in a virtual machine)."""
@@ -345,6 +368,7 @@ def test_a_worker_runs_on_its_judges_cpu(mini_grade, tmp_path):
     assert double["output"].rstrip().endswith(f"cpus [{first_cpu}]")
 
 
+@pytest.mark.slow
 def test_a_submission_past_its_time_budget_is_stopped_and_still_gets_a_row(mini_grade, tmp_path):
     """The per-call timeout (30 s here) never fires first: the judge's own budget
     stops it, the row says why, and the rest of the class is graded as usual."""
@@ -357,6 +381,7 @@ def test_a_submission_past_its_time_budget_is_stopped_and_still_gets_a_row(mini_
     assert float(grades["ref"]["score"]) > 0
 
 
+@pytest.mark.slow
 def test_pytest_plugins_installed_on_the_machine_do_not_reach_the_judges(tmp_path):
     """A pytest plugin that some package installed (here: one failing every test)
     is loaded by a plain `pytest`, never by a judge: scores depend on the suites only."""
@@ -415,6 +440,7 @@ print(json.dumps(ran))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("told", ["", "go -"])
 def test_a_judge_forked_ahead_of_its_turn_grades_only_once_started(tmp_path, told):
     """`grader run` sets pytest up and collects the suites once, in a template

@@ -76,6 +76,7 @@ def named(tmp_path_factory):
     return {"first": first, "again": again, "out": out, "subs": subs, "grades_first": grades_first}
 
 
+@pytest.mark.slow
 def test_every_name_completes_the_batch_and_a_rerun(named):
     for proc in (named["first"], named["again"]):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -84,6 +85,7 @@ def test_every_name_completes_the_batch_and_a_rerun(named):
     assert (named["out"] / "grades.csv").read_bytes() == named["grades_first"]
 
 
+@pytest.mark.slow
 def test_every_submission_has_a_row_and_its_own_results_folder(named):
     out = named["out"]
     got = [r["submission"] for r in rows(out)]
@@ -95,6 +97,7 @@ def test_every_submission_has_a_row_and_its_own_results_folder(named):
     assert (out / "grades.csv").is_file() and (out / "junit.xml").is_file()
 
 
+@pytest.mark.slow
 def test_names_do_not_change_scores(named):
     by_name = {r["submission"]: r for r in rows(named["out"])}
     for name in ("zz_honest", "grades.csv"):
@@ -102,6 +105,7 @@ def test_names_do_not_change_scores(named):
     assert read_results(named["out"], "zz_honest")["score"] == 7
 
 
+@pytest.mark.slow
 def test_what_a_student_printed_is_kept_readable(named):
     by_name = {r["submission"]: r for r in rows(named["out"])}
     assert (by_name["prints_controls"]["score"], by_name["prints_controls"]["mini"]) == ("5", "4")
@@ -109,11 +113,13 @@ def test_what_a_student_printed_is_kept_readable(named):
     assert any("bad \ufffd \x1b[31m \x00 end" in o for o in outputs), outputs
 
 
+@pytest.mark.slow
 def test_no_cell_starts_a_spreadsheet_formula(named):
     for row in rows(named["out"]):
         assert not row["submission"].startswith(("=", "+", "-", "@", "\t", "\r")), row
 
 
+@pytest.mark.slow
 def test_junit_is_well_formed_xml_without_control_characters(named):
     text = (named["out"] / "junit.xml").read_text(encoding="utf-8")
     assert not XML_FORBIDDEN.search(text)
@@ -122,6 +128,7 @@ def test_junit_is_well_formed_xml_without_control_characters(named):
     assert MARKUP_NAME in {s.get("name") for s in suites}
 
 
+@pytest.mark.slow
 def test_the_terminal_sees_no_raw_control_characters_and_no_markup(named):
     for proc in (named["first"], named["again"]):
         assert not RAW_TERMINAL_CONTROLS.search(proc.stdout + proc.stderr)

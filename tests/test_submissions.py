@@ -328,6 +328,7 @@ def test_a_zip_that_understates_its_entries_is_refused_by_its_directory_size(tmp
     assert "refused" in prepare(z, tmp_path / "out")["*"]
 
 
+@pytest.mark.slow
 def test_grader_run_refuses_fifos_with_a_reason_and_grades_the_rest(tmp_path):
     os.mkfifo(tmp_path / "piped.ipynb")
     os.mkfifo(tmp_path / "piped.zip")
