@@ -8,7 +8,9 @@ stub in its exercise.
 A mutant's docstring may name, one per line, tests it must score zero in:
 ``Loses: <part of the test's name>`` (the name as results.json shows it, without
 the exercise prefix). A bug that loses points somewhere can still earn a point
-whose behaviour it does not have; these lines pin that down.
+whose behaviour it does not have; these lines pin that down. ``Costs at most: N``
+caps what a bug in an edge case may cost in its exercise: an edge-case rule is
+worth less than the lesson's core behaviour.
 """
 from __future__ import annotations
 
@@ -110,10 +112,22 @@ def test_a_do_nothing_submission_scores_no_more_than_the_stub(course, mutant):
             assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
 
 
-def lost_tests(mutant: Path) -> list[str]:
-    """The ``Loses: ...`` lines of a mutant's docstring."""
+def declared(mutant: Path, key: str) -> list[str]:
+    """The values of a mutant's docstring lines ``<key>: value``."""
     doc = ast.get_docstring(ast.parse(mutant.read_text())) or ""
-    return [line.split(":", 1)[1].strip() for line in doc.splitlines() if line.startswith("Loses:")]
+    return [line.split(":", 1)[1].strip() for line in doc.splitlines() if line.startswith(key + ":")]
+
+
+def lost_tests(mutant: Path) -> list[str]:
+    return declared(mutant, "Loses")
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if declared(m, "Costs at most")], ids=sub_name)
+def test_an_edge_case_bug_costs_no_more_than_it_says(course, mutant):
+    _, grades = course
+    module = mutant.parent.name
+    cost = float(grades["reference"][module]) - float(grades[sub_name(mutant)][module])
+    assert cost <= float(declared(mutant, "Costs at most")[0]), f"{mutant.name} cost {cost:g} points in {module}"
 
 
 @pytest.mark.parametrize("mutant", [m for m in MUTANTS if lost_tests(m)], ids=sub_name)
