@@ -1,4 +1,10 @@
-"""Wrong: ceil_mode rounds up but forgets PyTorch's rule that the last window must start inside the input or the left padding."""
+"""Wrong: ceil_mode rounds up but forgets PyTorch's rule that the last window must start inside the input or the left padding.
+
+An edge case of the size formula: it must cost less than the core tests it passes
+(gradients, unbatched input and dtype together are worth 4).
+Loses: the last window must start inside the input
+Costs at most: 2
+"""
 from __future__ import annotations
 
 import torch
