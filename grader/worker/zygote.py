@@ -198,17 +198,30 @@ def main(argv: list[str] | None = None) -> None:
     opts = parser.parse_args(argv)
     control = socket.socket(fileno=opts.control_fd)
     control.set_inheritable(False)
+    _preload(opts.preload)
+    server = Server(control, opts.subs, json.loads(opts.limits))
+    control.settimeout(0.5)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while _serve_one(server, control):
+        pass
+    server.stop()
+    # No interpreter teardown: unwinding torch's modules takes seconds and
+    # there is nothing left to save.
+    os._exit(0)
 
-    for name in filter(None, opts.preload.split(",")):
+
+def _preload(modules: str) -> None:
+    """Import what every worker needs, once, before any is forked."""
+    for name in filter(None, modules.split(",")):
         try:
             importlib.import_module(name)
         except ImportError:
             pass
-    # Imported now so that no worker pays for them.
     from . import core, landlock, loop  # noqa: F401
 
     # Orphans (a worker's children that escaped with setsid) are reparented
-    # to us and killed by the sweep below once their worker is gone.
+    # to us and killed by the sweep once their worker is gone.
     try:
         import ctypes
 
@@ -216,53 +229,55 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, AttributeError):
         pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
-    server = Server(control, opts.subs, json.loads(opts.limits))
-    control.settimeout(0.5)
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    while True:
-        try:
-            msg, fds, flags, _addr = socket.recv_fds(control, 65536, 4)
-        except TimeoutError:
-            server.sweep()
-            continue
-        except OSError:
-            msg, fds, flags = b"", [], 0
+
+
+def _serve_one(server: Server, control: socket.socket) -> bool:
+    """Wait for one request (sweeping dead workers meanwhile) and answer it
+    on the reply socket it carries; False once the server should end."""
+    try:
+        msg, fds, flags, _addr = socket.recv_fds(control, 65536, 4)
+    except TimeoutError:
         server.sweep()
-        if not msg and not fds:
-            break  # every holder of the other end is gone: the grader ended
-        if not fds:
-            _refuse("no reply socket")
-            continue
-        reply_fd, extra = fds[0], fds[1:]
-        with socket.socket(fileno=reply_fd) as conn:
-            conn.settimeout(10)
-            try:
-                request = json.loads(msg.decode())
-                if type(request) is not dict or flags & socket.MSG_CTRUNC:
-                    raise ValueError("not a whole JSON object")
-                if request.get("op") == ZygoteOp.STOP:
-                    for fd in extra:
-                        os.close(fd)
-                    conn.sendall(b'{"ok": true}')
-                    break
-                reply = server.handle(request, extra)
-            except Exception as exc:  # noqa: BLE001 - a bad request must not stop the server
-                for fd in extra:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-                _refuse(f"{type(exc).__name__}: {str(exc)[:200]}")
-                reply = {"error": "bad request"}
-            try:
-                conn.sendall(json.dumps(reply).encode())
-            except OSError:
-                pass
-    server.stop()
-    # No interpreter teardown: unwinding torch's modules takes seconds and
-    # there is nothing left to save.
-    os._exit(0)
+        return True
+    except OSError:
+        msg, fds, flags = b"", [], 0
+    server.sweep()
+    if not msg and not fds:
+        return False  # every holder of the other end is gone: the grader ended
+    if not fds:
+        _refuse("no reply socket")
+        return True
+    with socket.socket(fileno=fds[0]) as conn:
+        conn.settimeout(10)
+        reply, going_on = _answer(server, msg, fds[1:], flags)
+        try:
+            conn.sendall(json.dumps(reply).encode())
+        except OSError:
+            pass
+    return going_on
+
+
+def _answer(server: Server, msg: bytes, extra: list[int], flags: int) -> tuple[dict, bool]:
+    try:
+        request = json.loads(msg.decode())
+        if type(request) is not dict or flags & socket.MSG_CTRUNC:
+            raise ValueError("not a whole JSON object")
+        if request.get("op") == ZygoteOp.STOP:
+            _close_all(extra)
+            return {"ok": True}, False
+        return server.handle(request, extra), True
+    except Exception as exc:  # noqa: BLE001 - a bad request must not stop the server
+        _close_all(extra)
+        _refuse(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return {"error": "bad request"}, True
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":
