@@ -168,84 +168,10 @@ class Assignment:
         self.tests = collected
 
     def warm_up(self, budget: float = 600.0) -> str | None:
-        """Run every suite once against the reference, inline, in this process.
+        """Run every suite once against the reference (see grader.warmup)."""
+        from .warmup import warm_up
 
-        Why: Python specialises bytecode as it runs it (the adaptive
-        interpreter), and fills caches on first use (pytest's fixture
-        closures, hypothesis's strategies, the suites' own).  A judge forked
-        from a parent that never ran a test learns all of that again, every
-        time (on this course a judge's CPU time was 2.48 s cold and 2.35 s
-        warm, with a third fewer page faults).  Run once in the warm parent,
-        every judge forked afterwards inherits it.  The reference is trusted,
-        so it runs inline; GPU tests are left out (CUDA must not be started
-        in a process that forks).  A warm-up only, its results grade nobody;
-        but a reference that fails its own suites is worth telling the
-        instructor: returns what went wrong, or None.
-
-        A reference that hangs is given up after ``budget`` seconds (a
-        judge's budget): from then on every test is interrupted and the
-        session stopped.  The user's Ctrl-C, which pytest swallows, is
-        passed on.
-        """
-        import signal
-
-        import pytest
-
-        reference = self.root / "solutions"
-        if not reference.is_dir():
-            return f"there is no reference solution folder {reference}"
-        state = {"session": None, "looping": False, "expired": False}
-
-        class Budget:
-            @pytest.hookimpl(hookwrapper=True)
-            def pytest_runtestloop(self, session):
-                state.update(session=session, looping=True)
-                yield
-                state["looping"] = False
-
-        def give_up(signum, frame):
-            state["expired"] = True
-            if state["looping"]:
-                state["session"].shouldstop = "the warm-up ran past its budget"
-                raise KeyboardInterrupt  # out of the loop, wherever it spins
-
-        try:
-            old_alarm = signal.signal(signal.SIGALRM, give_up)
-        except ValueError:  # not the main thread: no alarm, so no unguarded run either
-            return None
-        devnull = open(os.devnull, "w")
-        old_stdout = sys.stdout
-        sys.stdout = devnull
-        # Re-armed every 50 ms once expired: inline student calls catch
-        # everything, so one interrupt may not be enough.
-        signal.setitimer(signal.ITIMER_REAL, budget, 0.05)
-        try:
-            code = pytest.main(
-                [
-                    *self.pytest_args(),
-                    "-m",
-                    "not gpu",
-                    "--grader-submission",
-                    str(reference),
-                    "--grader-isolation",
-                    "inline",
-                ],
-                plugins=[Budget()],
-            )
-        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the grading
-            return f"running the suites on the reference raised {type(exc).__name__}: {exc}"
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_alarm)
-            sys.stdout = old_stdout
-            devnull.close()
-        if state["expired"]:
-            return f"the reference solution ran past {budget:g} s on its own suites and was given up"
-        if code == pytest.ExitCode.INTERRUPTED:
-            raise KeyboardInterrupt  # the user's Ctrl-C
-        if code != pytest.ExitCode.OK:
-            return "the reference solution does not pass every test of its own suites"
-        return None
+        return warm_up(self, budget)
 
     @property
     def exercises(self) -> list[str]:
