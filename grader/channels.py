@@ -30,7 +30,7 @@ class ChannelLost(Exception):
 
 
 class Channel(Protocol):
-    """What a :class:`grader.remote.Session` needs of a channel."""
+    """What a :class:`grader.remote.WorkerSession` needs of a channel."""
 
     def request(self, message: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]: ...
 

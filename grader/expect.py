@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from .remote import CallText, Described, Remote, ResultLabel, StudentError, current_session, describe
+from .messages import CallText, Described, ResultLabel, describe
+from .remote import Remote, StudentError, current_session
 
 
 class GradingFailure(AssertionError):

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from . import introspect
-from .remote import Described, Remote
+from .messages import Described
+from .remote import Remote
 from .vocabulary import Op
 
 
@@ -60,7 +61,7 @@ def vjp(
     see :func:`grader.introspect.vjp`.
     """
     if isinstance(fn, Remote):
-        from .remote import CallText
+        from .messages import CallText
 
         what = CallText(_label(fn), args, kwargs, prefix="gradients of ")
         return _remote_req(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import reportio
-from .remote import GraderFailure, Session, SettledFailure, Student, _current
+from .remote import GraderFailure, SettledFailure, Student, WorkerSession, _current
 from .seeding import seed_all
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class GradingPlugin:
         self.order: list[str] = []
         self.exercises: dict[str, float] = {}
         self.collect_errors: list[str] = []
-        self.session: Session | None = None
+        self.session: WorkerSession | None = None
         self.zygote: Zygote | None = None
         self.cpu: int | None = None
         self.scratch: Scratch | None = None
@@ -274,7 +274,7 @@ class GradingPlugin:
 
     # ---------------------------------------------------------------- fixtures
 
-    def _make_session(self) -> Session:
+    def _make_session(self) -> WorkerSession:
         isolation = self.config.getoption("--grader-isolation")
         sub = self.submission_dir
         factory: Callable[[], Channel]
@@ -292,7 +292,9 @@ class GradingPlugin:
                 self.zygote = start_zygote(self.scratch)
             zygote, cpu = self.zygote, self.cpu
             factory = lambda: ProcessChannel(zygote, sub, cpu)  # noqa: E731
-        return Session(set(self.exercises), factory, self.config.getoption("--grader-timeout"), self.problems, sub)
+        return WorkerSession(
+            set(self.exercises), factory, self.config.getoption("--grader-timeout"), self.problems, sub
+        )
 
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest):

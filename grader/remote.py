@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from . import protocol
 from .channels import Channel, ChannelLost
 from .forkserver import ZygoteLost
+from .messages import CallText, Described, ResultLabel, absent_module, error_message, lost_message
 from .protocol import Ref
-from .vocabulary import SETTLED_KINDS, Kind, Lost, Op
+from .vocabulary import SETTLED_KINDS, Kind, Op
 
 
 class StudentError(AssertionError):
@@ -56,80 +55,7 @@ class GraderFailure(SettledFailure):
     again instead of storing the failure as a score."""
 
 
-def describe(value: Any, limit: int = 64) -> str:
-    """A short, beginner-readable rendering of an argument or a result."""
-    if isinstance(value, torch.Tensor):
-        shape = tuple(value.shape)
-        dtype = str(value.dtype).replace("torch.", "")
-        if value.numel() <= limit:
-            body = repr(value.detach()).replace("\n", "\n" + " " * 4)
-            return body
-        return f"<tensor of shape {shape}, dtype {dtype}>"
-    if isinstance(value, Remote):
-        return str(object.__getattribute__(value, "_label"))
-    if isinstance(value, (list, tuple)) and len(value) > 8:
-        inner = ", ".join(describe(v, limit) for v in value[:8])
-        return f"[{inner}, ... ({len(value)} items)]"
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(describe(v, limit) for v in value)
-        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {describe(v, limit)}" for k, v in list(value.items())[:8]) + "}"
-    return repr(value)
-
-
-def describe_call(label: str, args: tuple, kwargs: dict) -> str:
-    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
-    return f"{label}({', '.join(parts)})"
-
-
-class CallText:
-    """``describe_call``, rendered only when a message needs it.
-
-    Rendering tensors costs about a millisecond; a passing test makes
-    hundreds of calls whose description nobody reads.
-    """
-
-    __slots__ = ("_parts", "_text")
-
-    def __init__(self, label: Any, args: tuple, kwargs: dict, prefix: str = ""):
-        self._parts: tuple | None = (prefix, label, args, kwargs)
-        self._text = ""
-
-    def __str__(self) -> str:
-        if self._parts is not None:
-            prefix, label, args, kwargs = self._parts
-            self._text, self._parts = prefix + describe_call(str(label), args, kwargs), None
-        return self._text
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-    def __bool__(self) -> bool:  # truthy without rendering
-        return True
-
-
-# What a message says was being done: plain text, or a call rendered only when read.
-Described = str | CallText
-
-
-class ResultLabel:
-    """The label of an object a call returned: the call itself, or ``f(...)`` when long."""
-
-    __slots__ = ("_label", "_call")
-
-    def __init__(self, label: Any, call: CallText):
-        self._label, self._call = label, call
-
-    def __str__(self) -> str:
-        text = str(self._call)
-        return f"{self._label}(...)" if len(text) > 80 else text
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-
-class Session:
+class WorkerSession:
     """One submission's worker, as seen from one pytest session."""
 
     def __init__(
@@ -229,18 +155,7 @@ class Session:
             self.modules, self.module_attrs, self.attr_types = {}, {}, {}
             if not host_alive:
                 raise GraderFailure(f"the worker fork server stopped during {what}") from None
-            if exc.timed_out:
-                msg = (
-                    f"{what} did not finish within {self.timeout:g} seconds "
-                    "(an endless loop, waiting forever, or far too slow?)"
-                )
-            elif exc.kind == Lost.NOT_PLAIN_DATA:
-                msg = f"{what}: the process running your code {exc}"
-            else:
-                msg = (
-                    f"the process running your code stopped during {what} "
-                    "(os._exit, a crash, or using too much memory?)"
-                )
+            msg = lost_message(exc.kind, what, self.timeout, str(exc))
             self.lost = msg
             raise WorkerLost(msg) from None
         if type(reply) is not dict or ("ok" not in reply and "error" not in reply):
@@ -248,7 +163,7 @@ class Session:
         if "error" in reply:
             err = reply["error"]
             kind = str(err.get("kind")) if type(err) is dict else Kind.ERROR
-            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(self._error_message(err, what), kind)
+            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(error_message(err, what), kind)
         try:
             return protocol.decode(reply["ok"], rblobs, lambda r: Remote(self, r, what))
         except protocol.ProtocolError as exc:
@@ -269,31 +184,6 @@ class Session:
             f"cannot pass a {type(obj).__name__} to student code; build it in the worker "
             "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers"
         )
-
-    def _error_message(self, err: Any, what: Described) -> str:
-        if type(err) is not dict:
-            return f"{what} failed"
-        kind = str(err.get("kind", ""))
-        etype = str(err.get("type", "Exception"))[:100]
-        message = str(err.get("message", ""))[:2000]
-        where = err.get("where")
-        if type(where) is not list:
-            where = []
-        trail = "".join(f"\n  at {str(w)[:300]}" for w in where[-5:] if type(w) is str)
-        if kind == Kind.NOT_IMPLEMENTED:
-            return f"{what} is not implemented yet: it raises NotImplementedError.{trail}"
-        if kind == Kind.FORBIDDEN:
-            return (
-                f"{what} used {message}, which this exercise asks you not to use: "
-                f"write it yourself with basic tensor operations.{trail}"
-            )
-        if kind == Kind.EXIT:
-            return f"{what} called sys.exit({message}): your code must return, not end the program.{trail}"
-        if kind == Kind.BASE_EXCEPTION:
-            return f"{what} raised {etype}{': ' + message if message else ''}, which is not an ordinary error.{trail}"
-        if kind in (Kind.MISSING, Kind.ABSENT):
-            return message
-        return f"{what} raised {etype}: {message}{trail}"
 
     # ------------------------------------------------------------------ modules
 
@@ -319,10 +209,7 @@ class Session:
             if student:
                 text = str(exc)
                 if exc.kind == Kind.ABSENT:
-                    text = (
-                        f"the submission has no module `{name}`: add {name}.py (or {name}.ipynb, "
-                        f"or notebook cells whose first line is `# exercise: {name}`)"
-                    )
+                    text = absent_module(name)
                 self.import_failures[name] = text
                 raise SettledFailure(text) from None
             raise
@@ -341,7 +228,7 @@ class Remote:
 
     __slots__ = ("_session", "_ref", "_label")
 
-    def __init__(self, session: Session, ref: Ref, label: Described):
+    def __init__(self, session: WorkerSession, ref: Ref, label: Described):
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_label", label)
@@ -422,7 +309,7 @@ class Student:
     building the objects a test hands to student code.
     """
 
-    def __init__(self, session: Session):
+    def __init__(self, session: WorkerSession):
         object.__setattr__(self, "_session", session)
 
     def __getattr__(self, name: str) -> Remote:
@@ -437,9 +324,9 @@ class Student:
         return "student"
 
 
-_current: list[Session] = []
+_current: list[WorkerSession] = []
 
 
-def current_session() -> Session | None:
+def current_session() -> WorkerSession | None:
     """The session of the test now running (set by the ``student`` fixture)."""
     return _current[-1] if _current else None

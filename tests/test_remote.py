@@ -3,10 +3,10 @@ from collections import Counter
 
 import pytest
 import torch
-
 from conftest import write_submission
+
 from grader.channels import InlineChannel
-from grader.remote import Session, Student, StudentError
+from grader.remote import Student, StudentError, WorkerSession
 
 SOURCE = """\
 def twice(x):
@@ -27,7 +27,7 @@ def counted_session(folder):
             ops[message["op"]] += 1
             return super().request(message, blobs, timeout)
 
-    session = Session({"mod"}, lambda: Counting(str(folder)), 10.0, {}, str(folder))
+    session = WorkerSession({"mod"}, lambda: Counting(str(folder)), 10.0, {}, str(folder))
     return session, Student(session), ops
 
 
