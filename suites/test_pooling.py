@@ -205,7 +205,7 @@ def call_max_pool(student, x, kernel_size, stride, ceil_mode, keeping_input=Fals
 
 
 @forbid_pools
-@pytest.mark.points(1)
+@pytest.mark.points(1)   # for each ceil_mode: 2 points in all
 @pytest.mark.parametrize("ceil_mode, want", [(True, [[2.0, 3.0], [5.0, 1.0]]), (False, [[2.0]])])
 def test_max_pool_lesson(student, ceil_mode, want):
     """the lesson's 5x5 image with kernel_size=3: [[2, 3], [5, 1]] with ceil_mode, [[2]] without"""
