@@ -128,10 +128,11 @@ class Assignment:
         """
         import pytest
 
-        from .plugin import _hypothesis_profile, exercise_of, pin_hypothesis_seeds, points_of
+        from .derandomize import hypothesis_profile, pin_hypothesis_seeds
+        from .testmeta import TestMeta
 
         # @given bakes the settings profile in at import time: load ours first.
-        _hypothesis_profile()
+        hypothesis_profile()
 
         collected: list[TestInfo] = []
         errors: list[str] = []
@@ -140,11 +141,8 @@ class Assignment:
             def pytest_collection_modifyitems(self, items):
                 pin_hypothesis_seeds(items)
                 for item in items:
-                    collected.append(
-                        TestInfo(
-                            item.nodeid, exercise_of(item), points_of(item), item.get_closest_marker("gpu") is not None
-                        )
-                    )
+                    meta = TestMeta.of(item)
+                    collected.append(TestInfo(meta.nodeid, meta.exercise, meta.points, meta.gpu))
 
             def pytest_collectreport(self, report):
                 if report.failed:

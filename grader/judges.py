@@ -161,7 +161,7 @@ class JudgeTemplate:
             os._exit(code)
 
     def _grade(self, prepared: Path, report: Path, cpu: int | None, files: list[str] | None) -> int:
-        from .plugin import exercise_of
+        from .testmeta import exercise_of
 
         session = self.session
         assert session is not None, "a judge is forked from run()'s body, once the tests are collected"

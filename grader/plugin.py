@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 import zlib
 from collections.abc import Callable
@@ -30,26 +29,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import reportio
-from .remote import GraderFailure, SettledFailure, Student, WorkerSession, _current
+from .derandomize import hypothesis_profile, pin_hypothesis_seeds
+from .outcomes import StudentReports, grader_failure_of, output_of
+from .remote import SettledFailure, Student, WorkerSession, _current
 from .seeding import seed_all
+from .testmeta import MARKERS, TestMeta
+
+DEFAULT_CALL_TIMEOUT = 10.0
 
 if TYPE_CHECKING:
     from .channels import Channel
     from .forkserver import Scratch, Zygote
     from .sourcecheck import Submission
-
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-DEFAULT_CALL_TIMEOUT = 10.0
-
-_MARKERS = (
-    "exercise(name): the exercise (student module) this test grades",
-    "points(n): points for passing this test (default 1)",
-    "visibility(v): Gradescope visibility: visible, hidden, after_due_date, after_published",
-    "forbid(*names, within=None): functions student code must not call or reach (within: the "
-    "functions of the exercise's module the test is about; default: all of it)",
-    "call_timeout(seconds): time limit for each call into student code",
-    "gpu: needs CUDA; skipped, and worth nothing, without it",
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,145 +68,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for line in _MARKERS:
+    for line in MARKERS:
         config.addinivalue_line("markers", line)
     if config.getoption("--grader-submission", default=None):
         config.pluginmanager.register(GradingPlugin(config), "grader-judge")
         config.pluginmanager.register(StudentReports(), "grader-reports")
-
-
-def _hypothesis_profile() -> None:
-    from hypothesis import HealthCheck, Phase, settings
-
-    settings.register_profile(
-        "grader",
-        derandomize=True,
-        database=None,
-        deadline=None,
-        print_blob=False,
-        max_examples=10,
-        # One failure, shrunk, is what a beginner can act on.
-        report_multiple_bugs=False,
-        # No "explain" phase: it re-runs failing tests many times and its
-        # notes talk about code the student never saw.
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    settings.load_profile("grader")
-
-
-def pin_hypothesis_seeds(items: list[pytest.Item]) -> None:
-    """Give each property test, once and for all, the seed ``derandomize`` would give it.
-
-    Hypothesis derives that seed from a hash of the test's source, re-read
-    and re-tokenised at every run (about 4 ms a test).  Pinned in the warm
-    parent, every forked judge inherits it; the examples are the same.
-    """
-    from hypothesis import seed
-    from hypothesis.internal.reflection import function_digest
-
-    for item in items:
-        test: Any = getattr(item, "obj", None)
-        inner = getattr(getattr(test, "hypothesis", None), "inner_test", None)
-        if inner is None or getattr(test, "_grader_seed_pinned", False):
-            continue
-        seed(int.from_bytes(function_digest(inner), "big"))(test)
-        test._grader_seed_pinned = True
-
-
-def exercise_of(item: pytest.Item) -> str:
-    mark = item.get_closest_marker("exercise")
-    if mark and mark.args:
-        return str(mark.args[0])
-    stem = Path(str(item.fspath)).stem
-    return stem[5:] if stem.startswith("test_") else stem
-
-
-def points_of(item: pytest.Item) -> float:
-    mark = item.get_closest_marker("points")
-    return float(mark.args[0]) if mark and mark.args else 1.0
-
-
-def visibility_of(item: pytest.Item) -> str:
-    mark = item.get_closest_marker("visibility")
-    v = str(mark.args[0]) if mark and mark.args else "visible"
-    if v not in VISIBILITIES:
-        raise pytest.UsageError(f"{item.nodeid}: visibility must be one of {VISIBILITIES}, not {v!r}")
-    return v
-
-
-def title_of(item: pytest.Item) -> str:
-    fn = getattr(item, "function", None)
-    doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
-    title = doc[0].strip() if doc else item.name
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and doc:
-        title += f" [{callspec.id}]"
-    return title
-
-
-def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    """(status, text) for a failed phase: never a traceback through the grader."""
-    exc = excinfo.value
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]  # several distinct failures: report the first
-    notes = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
-    body = str(exc).strip()
-    if isinstance(exc, (AssertionError, SettledFailure)):
-        status = "failed"
-        if not body:
-            body = "an assertion failed"
-    elif isinstance(exc, pytest.skip.Exception):
-        return "skipped", body
-    else:
-        status = "error"
-        body = (
-            f"the grading test itself went wrong ({type(exc).__name__}: {body}). "
-            "This is not your fault; please tell your instructor."
-        )
-    extra = [n.strip() for n in notes if "Falsifying" in n or "falsifying" in n or n.startswith("Trying")]
-    other = [n.strip() for n in notes if n.strip() and n.strip() not in extra and "hypothesis" not in n.lower()]
-    text = "\n".join([body, *other, *extra]).strip()
-    text = re.sub(r"^\s*student=student,?\s*\n", "", text, flags=re.M)
-    text = text.replace("student=student, ", "").replace("student=student", "")
-    return status, text
-
-
-def _grader_failure(excinfo: pytest.ExceptionInfo | None) -> str | None:
-    exc = excinfo.value if excinfo is not None else None
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return str(exc) if isinstance(exc, GraderFailure) else None
-
-
-class StudentReports:
-    """Failed tests' reports carry the student's message instead of pytest's traceback.
-
-    pytest would format a traceback for every failure (reading and parsing
-    the source of each frame) only for the grader to throw it away: a stub
-    fails a hundred tests.
-    """
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
-        if call.when != "call" or call.excinfo is None:
-            return None
-        status, text = output_of(call.excinfo)
-        if status == "skipped":
-            return None
-        return pytest.TestReport(
-            item.nodeid,
-            item.location,
-            {k: 1 for k in item.keywords},
-            "failed",
-            text,
-            call.when,
-            (),
-            call.duration,
-            call.start,
-            call.stop,
-            user_properties=list(item.user_properties),
-        )
 
 
 class GradingPlugin:
@@ -225,6 +82,7 @@ class GradingPlugin:
         self.order: list[str] = []
         self.exercises: dict[str, float] = {}
         self.collect_errors: list[str] = []
+        self.meta: dict[str, TestMeta] = {}
         self.session: WorkerSession | None = None
         self.zygote: Zygote | None = None
         self.cpu: int | None = None
@@ -235,7 +93,7 @@ class GradingPlugin:
         root = str(config.rootpath)
         if root not in sys.path:
             sys.path.insert(0, root)
-        _hypothesis_profile()
+        hypothesis_profile()
         self.target(config.getoption("--grader-submission"))
 
     def target(self, raw: str) -> None:
@@ -266,7 +124,8 @@ class GradingPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         pin_hypothesis_seeds(items)
         for item in items:
-            self.exercises.setdefault(exercise_of(item), 0.0)
+            meta = self.meta[item.nodeid] = TestMeta.of(item)
+            self.exercises.setdefault(meta.exercise, 0.0)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -301,25 +160,25 @@ class GradingPlugin:
         """The submission under test, reached in its own process."""
         if self.session is None:
             self.session = self._make_session()
-        item = request.node
-        self._read_for_forbidden(item)
-        forbid = [str(n) for m in item.iter_markers("forbid") for n in m.args]
-        mark = item.get_closest_marker("call_timeout")
-        timeout = float(mark.args[0]) if mark and mark.args else None
-        self.session.begin_test(zlib.crc32(item.nodeid.encode()), forbid, timeout)
+        meta = self._meta(request.node)
+        self._read_for_forbidden(meta)
+        self.session.begin_test(zlib.crc32(meta.nodeid.encode()), meta.forbidden, meta.call_timeout)
         _current.append(self.session)
         try:
             yield Student(self.session)
         finally:
             _current.remove(self.session)
 
-    def _read_for_forbidden(self, item: pytest.Item) -> None:
+    def _meta(self, item: pytest.Item) -> TestMeta:
+        if item.nodeid not in self.meta:  # an item pytest made after collection
+            self.meta[item.nodeid] = TestMeta.of(item)
+        return self.meta[item.nodeid]
+
+    def _read_for_forbidden(self, meta: TestMeta) -> None:
         """The static half of ``forbid``: a test whose code reaches a forbidden function (or
         hides what it reaches) fails before any call, whatever the worker would say."""
-        for mark in item.iter_markers("forbid"):
-            within = mark.kwargs.get("within") or ()
-            within = (within,) if isinstance(within, str) else tuple(within)
-            key = (exercise_of(item), within, tuple(str(n) for n in mark.args))
+        for forbid in meta.forbids:
+            key = (meta.exercise, forbid.within, forbid.names)
             if key not in self.source_verdicts:
                 self.source_verdicts[key] = self._static_verdict(*key)
             if self.source_verdicts[key]:
@@ -387,23 +246,14 @@ class GradingPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
-        failure = _grader_failure(call.excinfo)
+        failure = grader_failure_of(call.excinfo)
         if failure is not None:
             self.grader_failure = self.grader_failure or failure
             item.session.shouldstop = "the grader failed"
         nodeid = item.nodeid
         if nodeid not in self.records:
             self.order.append(nodeid)
-            self.records[nodeid] = {
-                "nodeid": nodeid,
-                "name": title_of(item),
-                "exercise": exercise_of(item),
-                "points": points_of(item),
-                "visibility": visibility_of(item),
-                "status": "passed",
-                "output": "",
-                "gpu": item.get_closest_marker("gpu") is not None,
-            }
+            self.records[nodeid] = self._meta(item).record()
         rec = self.records[nodeid]
         if report.skipped and rec["status"] == "passed":
             rec["status"] = "skipped"
