@@ -352,8 +352,7 @@ def test_conv2d_padding(student, case):
 @given(case=conv_cases(batch=True, channels=True, bias="maybe", max_stride=3, max_padding=2,
                        dtypes=(torch.float32, torch.float64)))
 def test_conv2d_everything_and_dtype(student, case):
-    """conv2d equals F.conv2d with everything at once, in float32 and float64 (the dtype is kept),
-    leaving input, weight and bias unchanged"""
+    """conv2d equals F.conv2d with everything at once, float32 and float64 (dtype kept), inputs unchanged"""
     got = expect.call_keeping_inputs(student.conv.conv2d, case["input"], case["weight"], case["bias"],
                                      stride=case["stride"], padding=case["padding"])
     expect.tensor(got, expected_conv2d(case), hint=conv2d_hint(case))

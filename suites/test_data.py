@@ -197,8 +197,7 @@ def test_lesson_example(student, root):
 
 @pytest.mark.points(3)
 def test_defaults_give_the_test_set(student, root):
-    """make_cifar10_loader(root) is a DataLoader of the 60 test images in file order, batches of 64,
-    float32 in [0, 1]"""
+    """make_cifar10_loader(root): a DataLoader of the 60 test images in file order, batches of 64, in [0, 1]"""
     check_batches(load(student, root), reference_batches(), {})
 
 

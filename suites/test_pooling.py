@@ -148,8 +148,7 @@ LAST_WINDOW_CASES = [  # (size, kernel_size, stride, padding)
 @forbid_pools
 @pytest.mark.points(1)
 def test_output_size_last_window_starts_inside(student):
-    """with ceil_mode=True the last window must start inside the input or the left padding
-    (pool2d_output_size and max_pool2d)"""
+    """with ceil_mode=True the last window must start inside the input or the left padding"""
     for size, kernel_size, stride, padding in LAST_WINDOW_CASES:
         want = oracle_size(size, kernel_size, stride, padding, 1, True)
         got = student.pooling.pool2d_output_size(size, kernel_size, stride=stride, padding=padding,
@@ -218,8 +217,7 @@ def test_max_pool_lesson(student, ceil_mode, want):
 @settings(max_examples=8, report_multiple_bugs=False)
 @given(case=pool_cases())
 def test_max_pool_matches_reference(student, case):
-    """max_pool2d equals F.max_pool2d on (N, C, H, W) images, any stride, ceil_mode on and off,
-    leaving the image unchanged"""
+    """max_pool2d equals F.max_pool2d on (N, C, H, W) images, any stride, ceil_mode on and off, image unchanged"""
     x, kernel_size, stride, ceil_mode = case
     x = x.float()
     got = call_max_pool(student, x, kernel_size, stride, ceil_mode, keeping_input=True)

@@ -255,8 +255,7 @@ def test_cifar_single_image(student):
 @settings(max_examples=2, report_multiple_bugs=False)
 @given(n=st.integers(2, 5), seed=st.integers(0, 2**16))
 def test_cifar_outputs(student, n, seed):
-    """CIFAR10Net maps (N, 3, 32, 32) to the reference's (N, 10) float32 scores when it has the
-    reference's weights, leaving x unchanged"""
+    """CIFAR10Net with the reference's weights maps (N, 3, 32, 32) to its (N, 10) float32 scores, x unchanged"""
     x = torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     check_cifar_outputs(student, x, hint=f"model1 runs these layers in this order, with nothing in between: "
                                          f"{CIFAR_LAYERS_TEXT}")

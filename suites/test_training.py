@@ -350,8 +350,7 @@ def test_train_one_epoch_returns_a_float(student):
        loss=st.sampled_from(LOSSES), optimizer=st.sampled_from(OPTIMIZERS))
 @example(case={"seed": 4, "n": 5, "batch_size": 2}, lr=0.1, momentum=0.9, loss=LOSSES[2], optimizer="Adam")
 def test_train_one_epoch_updates_like_the_reference(student, case, lr, momentum, loss, optimizer):
-    """one epoch of zero_grad / forward / loss_fn / backward / step gives the reference's weights,
-    for the loss_fn and optimizer it is handed"""
+    """one epoch of zero_grad / forward / loss_fn / backward / step with the given loss_fn and optimizer"""
     r = run_epoch(student, case, lr, momentum, loss=loss, optimizer=optimizer)
     settings_text = {"lr": lr, "momentum": momentum} if optimizer == "SGD" else {"lr": lr}
     call = (f"train_one_epoch on {case_text(case)}, loss_fn={describe_loss(loss)}, "
@@ -370,8 +369,7 @@ def test_train_one_epoch_updates_like_the_reference(student, case, lr, momentum,
 @given(case=batches(max_batch=5), loss=st.sampled_from(LOSSES))
 @example(case={"seed": 3, "n": 7, "batch_size": 3}, loss=LOSSES[1])
 def test_train_one_epoch_returns_mean_batch_loss(student, case, loss):
-    """train_one_epoch returns the mean of the batch losses of the loss_fn it is handed
-    (checked with lr=0, so the model stays fixed)"""
+    """train_one_epoch returns the mean of the batch losses of the loss_fn it is given (checked with lr=0)"""
     r = run_epoch(student, case, 0.0, 0.0, loss=loss)
     got, want, x, y = as_number(r.got), r.want, r.x, r.y
     call = f"train_one_epoch on {case_text(case, lr=0.0)}, loss_fn={describe_loss(loss)}"
@@ -646,8 +644,7 @@ def data_loss(state: dict, x: torch.Tensor, y: torch.Tensor) -> float:
 
 @pytest.mark.points(2)
 def test_fit_loss_goes_down(student):
-    """on a small dataset the model can learn, fit trains the model: its loss on the data goes down,
-    and so do the (finite, non-negative) losses fit reports"""
+    """fit trains the model: its loss on learnable data goes down, and so do the (finite, >= 0) losses it reports"""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(24, N_IN, generator=g)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.8).long()   # classes a linear model can separate

@@ -2,7 +2,6 @@
 import pytest
 import torch
 from hypothesis import given, strategies as st
-
 from torch import nn
 
 from grader import expect, inspection

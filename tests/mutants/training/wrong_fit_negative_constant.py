@@ -1,6 +1,6 @@
 """Wrong: fit trains nothing and reports a loss of -1.0 for every epoch.
 
-Loses: fit's loss goes down
+Loses: fit trains the model
 """
 import torch
 from torch import nn
