@@ -161,7 +161,6 @@ class JudgeTemplate:
             os._exit(code)
 
     def _grade(self, prepared: Path, report: Path, cpu: int | None, files: list[str] | None) -> int:
-        from .testmeta import exercise_of
 
         session = self.session
         assert session is not None, "a judge is forked from run()'s body, once the tests are collected"
@@ -178,10 +177,7 @@ class JudgeTemplate:
         if files is not None:
             wanted = {str(Path(f).resolve()) for f in files}
             session.items = [item for item in session.items if str(item.path) in wanted]
-            plugin.exercises = {exercise_of(item): 0.0 for item in session.items}
-            plugin.collect_errors = [
-                e for e in plugin.collect_errors if str((config.rootpath / e.split(":", 1)[0]).resolve()) in wanted
-            ]
+            plugin.keep_only(session.items, wanted)
         self.in_judge = True
         try:
             config.hook.pytest_runtestloop(session=session)

@@ -119,6 +119,13 @@ class GradingPlugin:
         """Start workers from ``zygote`` (`grader run`'s fork server), on ``cpu``."""
         self.zygote, self.cpu = zygote, cpu
 
+    def keep_only(self, items: list[pytest.Item], files: set[str]) -> None:
+        """Judge only ``items`` (one shard's suite files, ``files``): its report
+        then names only their exercises and collection errors."""
+        self.exercises = {self._meta(item).exercise: 0.0 for item in items}
+        root = self.config.rootpath
+        self.collect_errors = [e for e in self.collect_errors if str((root / e.split(":", 1)[0]).resolve()) in files]
+
     # ---------------------------------------------------------------- collection
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
