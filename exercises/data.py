@@ -53,5 +53,5 @@ def make_cifar10_loader(root: str, train: bool = False, batch_size: int = 64,
     156 batches of images of shape ``(64, 3, 32, 32)`` and a last one of
     ``(16, 3, 32, 32)``, each with a ``targets`` tensor of class indices.
     """
-    raise NotImplementedError("make_cifar10_loader: CIFAR10(root, train=train, download=False, "
-                              "transform=ToTensor()) wrapped in a DataLoader")
+    raise NotImplementedError("make_cifar10_loader: CIFAR10(root, train=train, download=False, transform=ToTensor()) "
+                              "wrapped in a DataLoader")

@@ -129,8 +129,8 @@ class TuDuiPool(nn.Module):
 
     def __init__(self):
         super().__init__()
-        raise NotImplementedError(
-            "TuDuiPool.__init__: create self.maxpool1 = nn.MaxPool2d(kernel_size=3, ceil_mode=True)")
+        raise NotImplementedError("TuDuiPool.__init__: create self.maxpool1 = nn.MaxPool2d(kernel_size=3, "
+                                  "ceil_mode=True)")
 
     def forward(self, x):
         """Return ``x`` pooled by ``self.maxpool1``."""
