@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 
+from .failures import StudentError
 from .messages import CallText, Described, ResultLabel, describe
-from .remote import Remote, StudentError, current_session
+from .remote import Remote, current_session
 
 
 class GradingFailure(AssertionError):

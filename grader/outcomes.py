@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .remote import GraderFailure, SettledFailure
+from .failures import GraderFailure, SettledFailure
 
 
 def output_of(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:

@@ -13,50 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
-from .channels import Channel, ChannelLost
-from .forkserver import ZygoteLost
-from .messages import CallText, Described, ResultLabel, absent_module, error_message, lost_message
-from .protocol import Ref
-from .vocabulary import SETTLED_KINDS, Kind, Op
+from .channels import Channel
+from .failures import GraderFailure, SettledFailure, StudentError, WorkerLost
+from .link import WorkerLink
+from .lookups import Lookups
+from .messages import CallText, Described, ResultLabel, absent_module
+from .protocol import Ref, Unencodable
+from .vocabulary import Kind, Op
 
-
-class StudentError(AssertionError):
-    """Student code raised, or answered with something unusable: the test fails.
-    ``kind`` (a :class:`grader.vocabulary.Kind`) says what the worker saw."""
-
-    def __init__(self, message: str = "", kind: str = Kind.ERROR):
-        super().__init__(message)
-        self.kind = kind
-
-
-class SettledFailure(BaseException):
-    """A failure no other input would change: the function is not written yet,
-    it calls something forbidden, its module is missing or does not import.
-
-    A ``BaseException`` on purpose: hypothesis neither replays nor shrinks it
-    (shrinking would run the test a hundred more times to reach the same
-    sentence); pytest still reports it as that test's failure.
-    """
-
-    def __init__(self, message: str = "", kind: str = ""):
-        super().__init__(message)
-        self.kind = kind
-
-
-class WorkerLost(SettledFailure):
-    """The worker hung or died: every retry would wait out another time limit."""
-
-
-class GraderFailure(SettledFailure):
-    """The grader's own machinery failed (its fork server is gone, a worker
-    could not be started): nothing the student's code did.  The judge stops
-    and says so in its report, so that `grader run` grades the submission
-    again instead of storing the failure as a score."""
+__all__ = ["GraderFailure", "Remote", "SettledFailure", "Student", "StudentError", "WorkerLost", "WorkerSession"]
 
 
 class WorkerSession:
-    """One submission's worker, as seen from one pytest session."""
+    """One submission's worker, as seen from one pytest session: which modules
+    it may import, what went wrong importing them, and the last call made
+    (for the failure message).  Requests travel over a :class:`WorkerLink`;
+    what was looked up is kept in :class:`Lookups`."""
 
     def __init__(
         self,
@@ -68,119 +40,45 @@ class WorkerSession:
     ):
         self.submission_dir = submission_dir
         self.exercises = set(exercises)
-        self.channel_factory = channel_factory
-        self.default_timeout = call_timeout
-        self.timeout = call_timeout
         self.problems = dict(problems or {})
-        self.channel: Channel | None = None
-        self.modules: dict[str, Ref] = {}
-        # Attributes of modules looked up during this test (``student.conv.conv2d``
-        # in every example of a property test): one request each per test.
-        self.module_attrs: dict[tuple[int, tuple[str, ...]], Remote] = {}
-        # Attributes of modules that were objects (functions, classes, modules)
-        # when first looked up in this worker, by the type they had.  Later
-        # tests reach them by path, resolved by the worker when used: no
-        # request of their own (~200 of a course's ~1300 per submission).
-        self.attr_types: dict[tuple[int, tuple[str, ...]], str] = {}
+        self.link = WorkerLink(channel_factory, call_timeout, self._ref_of)
+        self.lookups = Lookups()
+        self.link.on_new_worker = self.lookups.new_worker
         self.import_failures: dict[str, str] = {}
-        self.test_state: dict = {"seed": 0, "forbid": []}
-        # The worker's reset for a new test rides on the test's first request
-        # (a round trip of its own for each of a course's ~100 tests before).
-        self.reset_pending = True
-        self.lost: str | None = None
         self.last_call: Described = ""
-        # Set when a property test starts another example: the worker then
-        # forgets what the previous examples printed, so a failing test shows
-        # only what its failing (shrunk) input printed.
-        self.new_example = False
 
     # ------------------------------------------------------------------ lifecycle
 
     def begin_test(self, seed: int, forbid: list[str], timeout: float | None) -> None:
-        self.test_state = {"seed": seed, "forbid": list(forbid)}
-        self.timeout = timeout or self.default_timeout
-        self.lost = None
+        self.link.begin_test(seed, forbid, timeout)
         self.last_call = ""
-        self.module_attrs = {}
-        self.reset_pending = True
+        self.lookups.new_test()
 
     def begin_example(self) -> None:
         """The next request belongs to a new hypothesis example (rides on it: no round trip)."""
-        self.new_example = True
+        self.link.begin_example()
 
     def printed(self) -> str:
         """What student code printed during this test, if its worker is still there."""
-        if self.channel is None or self.lost:
-            return ""
-        try:
-            text = self._send(Op.PRINTED, {}, "reading what your code printed")
-        except (StudentError, SettledFailure):
-            return ""
-        return text if type(text) is str else ""
+        return self.link.printed()
 
     def close(self) -> None:
-        if self.channel is not None:
-            try:
-                self.channel.close()
-            finally:
-                self.channel = None
-
-    def _ensure_channel(self) -> None:
-        if self.channel is None:
-            try:
-                self.channel = self.channel_factory()
-            except ChannelLost as exc:
-                raise WorkerLost(f"could not start a process for your code ({exc})") from None
-            except ZygoteLost as exc:
-                raise GraderFailure(str(exc)) from None
-            self.modules, self.module_attrs, self.attr_types = {}, {}, {}
-            self.reset_pending = True
+        self.link.close()
 
     # ------------------------------------------------------------------ requests
 
-    def _send(self, op: str, args: dict, what: Described) -> Any:
-        blobs: list[bytes] = []
-        payload = protocol.encode(args, blobs, self._ref_of)
-        message = {"op": op, "args": payload}
-        if self.reset_pending:
-            message["reset"], self.reset_pending = self.test_state, False
-        if self.new_example:
-            message["clear_printed"], self.new_example = True, False
-        assert self.channel is not None, "callers start the channel first"
-        try:
-            reply, rblobs = self.channel.request(message, blobs, self.timeout)
-        except ChannelLost as exc:
-            host_alive = exc.timed_out or self.channel.host_alive()
-            self.channel = None
-            self.modules, self.module_attrs, self.attr_types = {}, {}, {}
-            if not host_alive:
-                raise GraderFailure(f"the worker fork server stopped during {what}") from None
-            msg = lost_message(exc.kind, what, self.timeout, str(exc))
-            self.lost = msg
-            raise WorkerLost(msg) from None
-        if type(reply) is not dict or ("ok" not in reply and "error" not in reply):
-            raise WorkerLost(f"{what}: the worker sent a malformed reply")
-        if "error" in reply:
-            err = reply["error"]
-            kind = str(err.get("kind")) if type(err) is dict else Kind.ERROR
-            raise (SettledFailure if kind in SETTLED_KINDS else StudentError)(error_message(err, what), kind)
-        try:
-            return protocol.decode(reply["ok"], rblobs, lambda r: Remote(self, r, what))
-        except protocol.ProtocolError as exc:
-            raise StudentError(f"{what} gave back something the grader cannot read ({exc})") from None
-
     def request(self, op: str, args: dict, what: Described) -> Any:
-        if self.lost:
-            raise WorkerLost(f"{self.lost} — nothing more of this test could run")
-        self._ensure_channel()
+        if self.link.lost:
+            raise WorkerLost(f"{self.link.lost} — nothing more of this test could run")
+        self.link.ensure_started()
         self.last_call = what
-        return self._send(op, args, what)
+        return self.link.send(op, args, what, lambda r: Remote(self, r, what))
 
     @staticmethod
     def _ref_of(obj: Any) -> Ref:
         if isinstance(obj, Remote):
             return object.__getattribute__(obj, "_ref")
-        raise protocol.Unencodable(
+        raise Unencodable(
             f"cannot pass a {type(obj).__name__} to student code; build it in the worker "
             "(e.g. student.torch.nn.Linear(2, 3)) or pass tensors and numbers"
         )
@@ -193,10 +91,10 @@ class WorkerSession:
         problem = self.problems.get(name) or self.problems.get("*")
         if problem and name in self.exercises:
             raise SettledFailure(problem)
-        if not self.lost:
-            self._ensure_channel()
-        if name in self.modules and self.channel is not None:
-            return Remote(self, self.modules[name], name)
+        if not self.link.lost:
+            self.link.ensure_started()
+        if name in self.lookups.modules and self.link.started:
+            return Remote(self, self.lookups.modules[name], name)
         student = name in self.exercises
         what = f"importing {name}.py" if student else f"importing {name}"
         try:
@@ -215,8 +113,8 @@ class WorkerSession:
             raise
         if not isinstance(ref, Remote):
             raise StudentError(f"{what} gave back something unexpected")
-        self.modules[name] = object.__getattribute__(ref, "_ref")
-        return Remote(self, self.modules[name], name)
+        self.lookups.modules[name] = object.__getattribute__(ref, "_ref")
+        return Remote(self, self.lookups.modules[name], name)
 
 
 MODULE_TYPE = "builtins.module"
@@ -244,27 +142,25 @@ class Remote:
         ref = object.__getattribute__(self, "_ref")
         session = object.__getattribute__(self, "_session")
         key = (ref.id, ref.path + (name,)) if ref.type == MODULE_TYPE else None
-        if key is not None and session.channel is not None:
-            if key in session.module_attrs:
-                return session.module_attrs[key]
-            if key in session.attr_types:
-                value = Remote(session, Ref(ref.id, session.attr_types[key], key[1]), f"{label}.{name}")
-                session.module_attrs[key] = value
-                return value
+        if key is not None and session.link.started:
+            proxy, type_name = session.lookups.known(key)
+            if proxy is not None:
+                return proxy
+            if type_name is not None:
+                proxy = Remote(session, Ref(ref.id, type_name, key[1]), f"{label}.{name}")
+                session.lookups.remember(key, proxy, None)
+                return proxy
         value = self._req(Op.GETATTR, {"name": name}, f"{label}.{name}")
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", f"{label}.{name}")
             if key is not None:
-                session.module_attrs[key] = value
-                session.attr_types[key] = object.__getattribute__(value, "_ref").type
+                session.lookups.remember(key, value, object.__getattribute__(value, "_ref").type)
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         label = object.__getattribute__(self, "_label")
         session = object.__getattribute__(self, "_session")
-        session.module_attrs.clear()
-        if object.__getattribute__(self, "_ref").type == MODULE_TYPE:
-            session.attr_types.clear()  # a module's attribute may now be a plain value
+        session.lookups.attribute_set(object.__getattribute__(self, "_ref").type == MODULE_TYPE)
         self._req(Op.SETATTR, {"name": name, "value": value}, f"setting {label}.{name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
