@@ -39,10 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from grader.assignment import Assignment  # noqa: E402  (torch-free)
+from grader.judgeopts import judge_args  # noqa: E402
 
 # The floor (and the second naive line) run the suites with the very pytest
 # options `grader run` gives its judges.
-PYTEST_ARGS = Assignment.locate(str(ROOT)).pytest_args()
+PYTEST_ARGS = judge_args(Assignment.locate(str(ROOT)))
 # The naive baseline as the issue defines it: "a fresh `python -m pytest` per
 # submission".  pytest's defaults then load every installed plugin and
 # assertion-rewrite hypothesis in each process, as they would for anyone
@@ -193,16 +194,19 @@ def naive(subs: list[Path], jobs: int, pytest_args: list[str]) -> tuple[float, i
 FLOOR = r"""
 import gc, sys, time, pytest, torch, torchvision
 from grader.assignment import Assignment
+from grader.catalogue import collect
+from grader.judgeopts import judge_args
+from grader.warmup import warm_up
 torch.set_num_threads(1)
 assignment = Assignment.locate()
-assignment.collect()  # warm: import the suites and the reference once
-assignment.warm_up()  # and run them once, untimed, as `grader run` does for a class
+collect(assignment)  # warm: import the suites and the reference once
+warm_up(assignment)  # and run them once, untimed, as `grader run` does for a class
 gc.collect()
 gc.freeze()
 subs = sys.argv[1:]
 t0 = time.monotonic()
 for s in subs:
-    pytest.main([*assignment.pytest_args(), "--grader-submission", s, "--grader-isolation", "inline"])
+    pytest.main([*judge_args(assignment), "--grader-submission", s, "--grader-isolation", "inline"])
 print("FLOOR_SECONDS", time.monotonic() - t0, file=sys.stderr)
 """
 

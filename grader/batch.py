@@ -52,7 +52,7 @@ class BatchOptions:
     junit: bool = False
     assignment: str | None = None
     # Run the suites once against the reference before forking judges (see
-    # Assignment.warm_up); None: when there are enough submissions to repay it.
+    # grader.warmup); None: when there are enough submissions to repay it.
     warm_up: bool | None = None
 
 
@@ -123,7 +123,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     progress = None
     with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
         try:
-            ledger = Ledger(out, subs, assignment.exercises, store, reporters.chosen([JUNIT_XML] if opts.junit else []))
+            exercises = host.catalogue.exercises
+            ledger = Ledger(out, subs, exercises, store, reporters.chosen([JUNIT_XML] if opts.junit else []))
             ledger.restore(kept)
             progress = Progress(len(subs), 0, stream or sys.stdout)
             for result in ledger.ordered():
@@ -138,7 +139,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     ordered = ledger.ordered()
     return BatchOutcome(
         ordered,
-        assignment.exercises,
+        host.catalogue.exercises,
         any(r.gpu_lane for r in ordered),
         host.protections,
         time.monotonic() - t0,
@@ -153,7 +154,9 @@ class ClassGrading:
     def __init__(self, host: GradingHost, ledger: Ledger, progress: Progress, opts: BatchOptions):
         self.host, self.ledger, self.progress, self.opts = host, ledger, progress, opts
         self.assignment = host.assignment
-        self.max_cpu = self.assignment.max_by_exercise(gpu=False)
+        self.catalogue = host.catalogue
+        self.exercises = host.catalogue.exercises
+        self.max_cpu = self.catalogue.max_by_exercise(gpu=False)
         self.template = JudgeTemplate(
             self.assignment, opts.isolation, opts.call_timeout, host.zygote, placeholder=host.scratch.subs / ".template"
         )
@@ -170,7 +173,7 @@ class ClassGrading:
         # Fewer submissions than job slots (a cold start, a late regrade): each
         # one's suites are split among several judges, so no core idles.
         if len(pending) < self.opts.jobs:
-            self.shards = _shards(self.assignment, self.opts.jobs // len(pending))
+            self.shards = _shards(self.catalogue.suite_files(self.assignment.root), self.opts.jobs // len(pending))
         for sub in pending:
             self.pool.submit(self._tasks(sub))
         # Everything made so far lives as long as the parent: keep it out of
@@ -206,7 +209,7 @@ class ClassGrading:
                     error_result(
                         sub.name,
                         sub.slug,
-                        self.assignment.exercises,
+                        self.exercises,
                         f"the submission could not be read: {exc}",
                         self.max_cpu,
                     ),
@@ -247,14 +250,14 @@ class ClassGrading:
         self._settle(sub, result)
 
     def _collect(self, sub: Submission, parts: list[Judge], elapsed: float) -> SubmissionResult:
-        exercises = self.assignment.exercises
+        exercises = self.exercises
         reports = []
         for judge in sorted(parts, key=lambda j: str(j.report)):
             report = _read_report(judge, self.opts)
             if isinstance(report, str):
                 return error_result(sub.name, sub.slug, exercises, report, self.max_cpu, elapsed)
             reports.append(report)
-        order = {t.nodeid: i for i, t in enumerate(self.assignment.tests)}
+        order = {t.nodeid: i for i, t in enumerate(self.catalogue.tests)}
         try:
             return from_judge_report(
                 sub.name, sub.slug, exercises, merge_reports(reports, order), self.max_cpu, elapsed
@@ -279,22 +282,16 @@ class ClassGrading:
             f"not graded: the grader itself failed ({why}), {MAX_ATTEMPTS} times. "
             "This is not your fault: your instructor will grade it again."
         )
-        self._settle(
-            sub, error_result(sub.name, sub.slug, self.assignment.exercises, message, self.max_cpu, elapsed), keep=False
-        )
+        self._settle(sub, error_result(sub.name, sub.slug, self.exercises, message, self.max_cpu, elapsed), keep=False)
 
     def _settle(self, sub: Submission, result: SubmissionResult, keep: bool = True) -> None:
         self.ledger.record(sub, result, keep)
         self.progress.advance(result)
 
 
-def _shards(assignment: Assignment, n: int) -> list[tuple[str, ...] | None]:
-    """The suite files in n groups of about equal test count (each file whole,
-    so its tests keep their order and their worker)."""
-    counts: dict[str, int] = {}
-    for t in assignment.tests:
-        path = str(assignment.root / t.nodeid.split("::")[0])
-        counts[path] = counts.get(path, 0) + 1
+def _shards(counts: dict[str, int], n: int) -> list[tuple[str, ...] | None]:
+    """The suite files (with their test counts) in n groups of about equal
+    test count (each file whole, so its tests keep their order and their worker)."""
     n = min(n, len(counts))
     if n < 2:
         return [None]

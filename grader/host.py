@@ -15,6 +15,7 @@ import sys
 
 from . import cgroups, sandbox
 from .assignment import Assignment
+from .catalogue import Catalogue, collect
 from .forkserver import Scratch, Zygote, ZygoteLost
 
 
@@ -27,6 +28,7 @@ class GradingHost:
         self.needs_workers = needs_workers
         self.scratch = Scratch.create()
         self.zygote: Zygote | None = None
+        self.catalogue = Catalogue()
         self.protections: list[str] = []
         self.restarts = 0
         self._home = os.getcwd()
@@ -59,12 +61,14 @@ class GradingHost:
 
         torch.set_num_threads(1)  # before any op: forked children must not inherit an OpenMP pool
         sandbox.warm_up_judge()
-        self.assignment.collect()
+        self.catalogue = collect(self.assignment)
         if self.warm_up:
             self._warm_up()
 
     def _warm_up(self) -> None:
-        problem = self.assignment.warm_up(budget=self.budget)
+        from .warmup import warm_up
+
+        problem = warm_up(self.assignment, budget=self.budget)
         if problem:
             # Students are judged against that reference: say so, and how to see why.
             a = self.assignment

@@ -28,6 +28,7 @@ from typing import NoReturn, TextIO
 import pytest
 
 from .assignment import AssignmentError
+from .judgeopts import judge_args
 from .vocabulary import MANIFEST
 from .worker.limits import pin_to_cpu
 
@@ -58,7 +59,7 @@ class JudgeTemplate:
 
     def args(self, submission: str) -> list[str]:
         return [
-            *self.assignment.pytest_args(),
+            *judge_args(self.assignment),
             "--grader-submission",
             submission,
             "--grader-prepared",

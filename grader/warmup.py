@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .judgeopts import judge_args
+
 if TYPE_CHECKING:
     from .assignment import Assignment
 
@@ -57,7 +59,7 @@ def warm_up(assignment: Assignment, budget: float = 600.0) -> str | None:
     except ValueError:  # not the main thread: no alarm, so no unguarded run either
         return None
     args = [
-        *assignment.pytest_args(),
+        *judge_args(assignment),
         "-m",
         "not gpu",
         "--grader-submission",

@@ -181,14 +181,15 @@ def test_grading_is_deterministic_resumable_and_the_same_at_any_j(tmp_path):
 def test_suites_are_shared_out_among_judges_as_whole_files():
     from grader.assignment import Assignment
     from grader.batch import _shards
+    from grader.catalogue import collect
 
     assignment = Assignment.locate(str(MINI))
-    assignment.collect()
+    counts = collect(assignment).suite_files(assignment.root)
     files = sorted(str(p) for p in (MINI / "suites").glob("test_*.py"))
-    assert _shards(assignment, 1) == [None]
-    halves = _shards(assignment, 2)
+    assert _shards(counts, 1) == [None]
+    halves = _shards(counts, 2)
     assert len(halves) == 2 and sorted(f for half in halves for f in half) == files
-    assert _shards(assignment, 5) == halves  # never more judges than files
+    assert _shards(counts, 5) == halves  # never more judges than files
 
 
 @pytest.mark.slow
@@ -291,8 +292,9 @@ def test_a_reference_that_hangs_is_given_up_by_the_warm_up_at_its_budget(tmp_pat
     shutil.copytree(MINI, assignment)
     ref = assignment / "solutions" / "mini.py"
     ref.write_text(ref.read_text().replace("return x * 2", "while True: pass"))
-    code = ("import sys; from grader.assignment import Assignment; a = Assignment.locate(sys.argv[1]); "
-            "a.collect(); print('warm-up:', a.warm_up(budget=2))")
+    code = ("import sys; from grader.assignment import Assignment; from grader.catalogue import collect; "
+            "from grader.warmup import warm_up; a = Assignment.locate(sys.argv[1]); "
+            "collect(a); print('warm-up:', warm_up(a, budget=2))")
     for folder, said in [(MINI, "None"), (assignment, "ran past 2 s")]:
         proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True,
                               timeout=300, cwd=ROOT)
@@ -410,9 +412,10 @@ from pathlib import Path
 import torch
 torch.set_num_threads(1)
 from grader.assignment import Assignment
+from grader.catalogue import collect
 from grader.judges import JudgeTemplate
 assignment = Assignment.locate(sys.argv[1])
-assignment.collect()
+collect(assignment)
 sub, scratch, told = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 report, log = scratch / "report.json", scratch / "judge.log"
 template = JudgeTemplate(assignment, "inline", 10.0, placeholder=scratch / "template")
