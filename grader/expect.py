@@ -114,11 +114,18 @@ def tensor(
     ok = torch.isclose(a, e, rtol=rtol, atol=atol) | both_nan
     if bool(ok.all()):
         return
-    bad = (~ok).nonzero()
-    first = tuple(int(i) for i in bad[0])
     diff = (a - e).abs()
     diff = torch.where(torch.isnan(diff), torch.full_like(diff, math.inf), diff)
     diff = torch.where(both_nan, torch.zeros_like(diff), diff)
+    if actual.dim() == 0:  # one number (a loss): no count of differences, no index
+        error = float(diff)
+        _fail(
+            f"{w} returned {describe(actual)}, expected {describe(expected)}"
+            + (f"; the error is {error:.6g}." if math.isfinite(error) else "."),
+            hint,
+        )
+    bad = (~ok).nonzero()
+    first = tuple(int(i) for i in bad[0])
     n_bad = int(bad.shape[0])
     _fail(
         f"{w} returned wrong values: {n_bad} of {actual.numel()} differ; the largest error is "
