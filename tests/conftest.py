@@ -53,3 +53,29 @@ def mini_grade(tmp_path):
         return out, proc
 
     return grade
+
+
+@pytest.fixture
+def inline_student(tmp_path):
+    """``make(source)``: the ``student`` fixture's object for a submission whose
+    only module, ``mod.py``, is ``source``, reached over the trusted in-process
+    channel (the same requests and bytes as a worker, no fork) and made the
+    current session, as the plugin's fixture does, so that ``expect`` and
+    ``inspection`` name its calls."""
+    from grader.channels import InlineChannel
+    from grader.remote import Student, WorkerSession, _current
+
+    sessions = []
+
+    def make(source: str) -> Student:
+        folder = str(write_submission(tmp_path / f"sub{len(sessions)}", {"mod.py": source}))
+        session = WorkerSession({"mod"}, lambda: InlineChannel(folder), 10.0, {}, folder)
+        session.begin_test(1, [], None)
+        sessions.append(session)
+        _current.append(session)
+        return Student(session)
+
+    yield make
+    for session in sessions:
+        _current.remove(session)
+        session.close()
