@@ -37,6 +37,18 @@ def _table(outcome) -> str:
     return "\n".join(lines)
 
 
+def _print_most_failed(results) -> None:
+    """The five tests the class failed most (tests.csv has them all)."""
+    from .reporters.tests_csv import most_failed
+
+    worst = most_failed(results, 5)
+    if worst:
+        print("most failed tests:")
+        for row in worst:
+            name, nodeid = for_terminal(row.name), for_terminal(row.nodeid)
+            print(f"  {row.not_passed:>4} of {row.ran:<4} {row.exercise}: {name}  ({nodeid})")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .assignment import AssignmentError
     from .batch import BatchOptions, run_batch
@@ -76,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "GPU lane: "
         + ("ran" if outcome.gpu_lane else "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only")
     )
+    _print_most_failed(outcome.results)
     print(f"wrote {Path(args.out) / 'grades.csv'} and {Path(args.out)}/<submission>/results.json")
     if outcome.failures:
         print(

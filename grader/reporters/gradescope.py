@@ -10,25 +10,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..reportio import write_json_atomic
-from ..results import SubmissionResult
+from ..results import SubmissionResult, TestResult
 from ..vocabulary import RESULTS_JSON
 
 
-def _test_entry(t) -> dict:
+def student_output(t: TestResult) -> str:
+    """What the student is told about one test: a hidden test that failed
+    says only that (every other output format shows the same words)."""
     if t.status == "skipped":
-        output = f"Not run: {t.output}" if t.output else "Not run."
-    elif t.visibility == "hidden" and t.status != "passed":
-        output = "This hidden test failed."
-    elif t.status == "passed":
-        output = "Passed."
-    else:
-        output = t.output
+        return f"Not run: {t.output}" if t.output else "Not run."
+    if t.visibility == "hidden" and t.status != "passed":
+        return "This hidden test failed."
+    if t.status == "passed":
+        return "Passed."
+    return t.output
+
+
+def _test_entry(t: TestResult) -> dict:
     return {
         "name": f"{t.exercise}: {t.name}",
         "score": t.score,
         "max_score": t.max_score,
         "status": "passed" if t.status == "passed" else "failed",
-        "output": output,
+        "output": student_output(t),
         "visibility": t.visibility,
     }
 

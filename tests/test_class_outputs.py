@@ -1,0 +1,91 @@
+"""The class-wide outputs of a real `grader run` (three submissions of the
+mini assignment, graded at -j 1, at -j 2 and resumed), each read back the
+way its consumer reads it."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from conftest import MINI, read_grades, run_grader, write_submission
+
+REF = (MINI / "solutions" / "mini.py").read_text()
+CLASS = {
+    "ada": {"mini.py": REF, "other.py": "def answer():\n    return 42\n"},
+    "bob": {"mini.py": REF.replace("return x * 2", "return x * 3"), "other.py": "def answer():\n    return 41\n"},
+    "cy": {"mini.py": REF.replace("return a + b", "raise NotImplementedError")
+           .replace("return x * 2", "raise NotImplementedError").replace("return x * self.k", "raise NotImplementedError")},
+}
+OUTPUTS = ("grades.csv", "tests.csv")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(out at -j 1, its files before resuming, out at -j 2, the three runs)."""
+    base = tmp_path_factory.mktemp("class")
+    subs = [write_submission(base / name, files) for name, files in CLASS.items()]
+    o1, o2 = base / "o1", base / "o2"
+    common = ["--assignment", MINI, "--timeout", "3"]
+    first = run_grader(["run", *subs, "--out", o1, "-j", "1", *common])
+    before = {name: (o1 / name).read_bytes() for name in OUTPUTS}
+    second = run_grader(["run", *subs, "--out", o2, "-j", "2", *common])
+    resumed = run_grader(["run", *subs, "--out", o1, "-j", "2", *common])
+    return o1, before, o2, (first, second, resumed)
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_the_runs_complete(graded):
+    *_, runs = graded
+    for proc in runs:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert runs[2].stdout.count("unchanged, kept") == 3
+
+
+@pytest.mark.slow
+def test_tests_csv_is_byte_identical_at_any_j_and_after_resuming(graded):
+    o1, before, o2, _ = graded
+    for name in OUTPUTS:
+        assert before[name] == (o1 / name).read_bytes(), name
+    assert before["tests.csv"] == (o2 / "tests.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_tests_csv_is_what_the_results_json_files_say(graded):
+    """Recomputed from each submission's results.json: a test's passes, its
+    failures (failed and error: results.json has only "failed") and skips."""
+    o1, *_ = graded
+    recount: dict[str, dict[str, int]] = {}
+    for name in CLASS:
+        for t in json.loads((o1 / name / "results.json").read_text())["tests"]:
+            kind = "skipped" if t["output"].startswith("Not run") else t["status"]
+            counts = recount.setdefault(t["name"], {"passed": 0, "failed": 0, "skipped": 0})
+            counts[kind] += 1
+    rows = read_csv(o1 / "tests.csv")
+    assert list(rows[0]) == ["nodeid", "exercise", "points", "visibility", "passed", "failed", "error", "skipped"]
+    assert len(rows) == len(recount) == 5
+    names = list(recount)
+    for row, name in zip(rows, names, strict=True):
+        assert name.startswith(row["exercise"] + ": ")
+        assert recount[name] == {"passed": int(row["passed"]), "failed": int(row["failed"]) + int(row["error"]),
+                                 "skipped": int(row["skipped"])}, row
+    points = {r["exercise"]: 0.0 for r in rows}
+    for r in rows:
+        if int(r["skipped"]) == 0:
+            points[r["exercise"]] += float(r["points"])
+    assert points == {"mini": 6.0, "other": 1.0} == {ex: float(read_grades(o1)["ada"][ex]) for ex in points}
+
+
+@pytest.mark.slow
+def test_the_summary_names_the_most_failed_tests(graded):
+    *_, (first, _, _) = graded
+    summary = first.stdout.split("most failed tests:", 1)[1].splitlines()[1:5]
+    assert summary[0].split()[:3] == ["2", "of", "3"] and "double(x) is 2x" in summary[0]
+    assert "suites/test_mini.py::test_double" in summary[0]
+    assert "answer() is 42" in summary[1] and summary[1].split()[:3] == ["2", "of", "3"]  # bob's 41, cy has none
+    assert [line.split()[:3] for line in summary[2:]] == [["1", "of", "3"]] * 2  # cy's stubs
