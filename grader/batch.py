@@ -50,6 +50,8 @@ class BatchOptions:
     submission_timeout: float = 600.0
     resume: bool = True
     junit: bool = False
+    # Outputs beyond the default ones, by their name in grader.reporters.REPORTERS.
+    outputs: tuple[str, ...] = ()
     assignment: str | None = None
     # Run the suites once against the reference before forking judges (see
     # grader.warmup); None: when there are enough submissions to repay it.
@@ -124,7 +126,8 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
         try:
             exercises = host.catalogue.exercises
-            ledger = Ledger(out, subs, exercises, store, reporters.chosen([JUNIT_XML] if opts.junit else []))
+            chosen = reporters.chosen([*opts.outputs, *([JUNIT_XML] if opts.junit else [])])
+            ledger = Ledger(out, subs, exercises, store, chosen, protections=host.protections)
             ledger.restore(kept)
             progress = Progress(len(subs), 0, stream or sys.stdout)
             for result in ledger.ordered():

@@ -1,7 +1,8 @@
 """The ``grader`` command.
 
 Exit codes: 0 grading completed (whatever the scores), 2 usage error,
-3 the assignment itself is broken (a suite does not load), 5 the grader's
+3 the assignment itself is broken (a suite does not load), 4 a submission
+scored under ``--fail-under`` (only with it), 5 the grader's
 own machinery failed some submissions even after grading them again (their
 rows say so, none is kept for resuming: running the same command again
 grades them), 130 interrupted (Ctrl-C; what was graded is kept), 1 anything
@@ -15,8 +16,10 @@ import os
 import sys
 from pathlib import Path
 
+from .failunder import Floor
 from .safetext import for_terminal
 
+FAILED_UNDER = 4
 GRADER_FAILED = 5
 
 
@@ -49,10 +52,39 @@ def _print_most_failed(results) -> None:
             print(f"  {row.not_passed:>4} of {row.ran:<4} {row.exercise}: {name}  ({nodeid})")
 
 
+def _github_usable(args: argparse.Namespace) -> bool:
+    from .reporters.github import OUTPUT_ENV, SUMMARY_ENV
+
+    if args.github and not (os.environ.get(OUTPUT_ENV) or os.environ.get(SUMMARY_ENV)):
+        print(
+            f"grader: --github writes to ${OUTPUT_ENV} and ${SUMMARY_ENV}, which GitHub Actions sets; "
+            "neither is set here (set them to files to try it)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _under_floor(args: argparse.Namespace, results) -> list:
+    """The submissions under ``--fail-under``, said on stderr."""
+    if args.fail_under is None:
+        return []
+    under = [r for r in results if args.fail_under.below(r)]
+    for r in under:
+        print(
+            f"grader: {for_terminal(r.name)} scored {r.score:g}/{r.max_score:g}, under --fail-under {args.fail_under}",
+            file=sys.stderr,
+        )
+    return under
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .assignment import AssignmentError
     from .batch import BatchOptions, run_batch
+    from .vocabulary import GITHUB
 
+    if not _github_usable(args):
+        return 2
     jobs = args.jobs or os.cpu_count() or 1
     opts = BatchOptions(
         submissions=args.submissions,
@@ -63,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         submission_timeout=args.submission_timeout,
         resume=not args.no_resume,
         junit=args.junit,
+        outputs=(GITHUB,) if args.github else (),
         assignment=args.assignment,
         warm_up={"on": True, "off": False}.get(args.warm_up),
     )
@@ -98,8 +131,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         for name, why in outcome.failures:
             print(f"  {for_terminal(name)}: {for_terminal(why)}", file=sys.stderr)
+    under = _under_floor(args, outcome.results)
+    if outcome.failures:
         return GRADER_FAILED
-    return 0
+    return FAILED_UNDER if under else 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -163,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--submission-timeout", type=float, default=600.0, help="seconds per submission")
     r.add_argument("--no-resume", action="store_true", help="grade everything again")
     r.add_argument("--junit", action="store_true", help="also write DIR/junit.xml")
+    r.add_argument(
+        "--github",
+        action="store_true",
+        help="GitHub Actions: a Classroom runner result (result=...) in $GITHUB_OUTPUT "
+        "and a Markdown table in $GITHUB_STEP_SUMMARY",
+    )
+    r.add_argument(
+        "--fail-under",
+        type=Floor.parse,
+        metavar="SCORE|PCT",
+        help="exit 4 when a submission scores under this (points, or a percentage such as 60%%)",
+    )
     r.add_argument(
         "--warm-up",
         choices=("auto", "on", "off"),

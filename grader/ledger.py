@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -69,14 +70,24 @@ def plan(
 
 
 class Ledger:
+    """``protections``: the sandbox layers active in this run (empty when
+    it graded nothing new), for reporters that show them."""
+
     def __init__(
-        self, out: Path, subs: list[Submission], exercises: list[str], store: ResumeStore, reporters: list[Reporter]
+        self,
+        out: Path,
+        subs: list[Submission],
+        exercises: list[str],
+        store: ResumeStore,
+        reporters: list[Reporter],
+        protections: Sequence[str] = (),
     ):
         self.out = out
         self.subs = subs
         self.exercises = exercises
         self.store = store
         self.reporters = reporters
+        self.protections = list(protections)
         self.results: dict[str, SubmissionResult] = {}
 
     def restore(self, kept: dict[str, SubmissionResult]) -> None:

@@ -16,6 +16,7 @@ RESULTS_JSON = "results.json"  # per submission, Gradescope's format
 GRADES_CSV = "grades.csv"
 TESTS_CSV = "tests.csv"
 JUNIT_XML = "junit.xml"
+GITHUB = "github"  # not a file of the output folder: $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY
 # What the grader writes at the top of an output folder: no submission's
 # results folder may take one of these names.
 OUTPUT_NAMES = frozenset({GRADES_CSV, TESTS_CSV, JUNIT_XML, STATE_FOLDER})

@@ -3,6 +3,7 @@ mini assignment, graded at -j 1, at -j 2 and resumed), each read back the
 way its consumer reads it."""
 from __future__ import annotations
 
+import base64
 import csv
 import json
 
@@ -27,7 +28,8 @@ def graded(tmp_path_factory):
     subs = [write_submission(base / name, files) for name, files in CLASS.items()]
     o1, o2 = base / "o1", base / "o2"
     common = ["--assignment", MINI, "--timeout", "3"]
-    first = run_grader(["run", *subs, "--out", o1, "-j", "1", *common])
+    github = {"GITHUB_OUTPUT": str(base / "github_output"), "GITHUB_STEP_SUMMARY": str(base / "summary.md")}
+    first = run_grader(["run", *subs, "--out", o1, "-j", "1", "--github", "--fail-under", "50%", *common], env=github)
     before = {name: (o1 / name).read_bytes() for name in OUTPUTS}
     second = run_grader(["run", *subs, "--out", o2, "-j", "2", *common])
     resumed = run_grader(["run", *subs, "--out", o1, "-j", "2", *common])
@@ -40,11 +42,39 @@ def read_csv(path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_the_runs_complete(graded):
-    *_, runs = graded
-    for proc in runs:
+def test_the_runs_complete_and_only_a_run_with_a_floor_a_student_is_under_exits_4(graded):
+    *_, (first, second, resumed) = graded
+    assert first.returncode == 4, first.stdout + first.stderr
+    assert [line for line in first.stderr.splitlines() if "under --fail-under" in line] == [
+        "grader: cy scored 0/7, under --fail-under 50%"]
+    for proc in (second, resumed):
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert runs[2].stdout.count("unchanged, kept") == 3
+    assert resumed.stdout.count("unchanged, kept") == 3
+
+
+@pytest.mark.slow
+def test_the_classroom_runner_result_adds_up_to_grades_csv(graded):
+    o1, *_ = graded
+    line, = (o1.parent / "github_output").read_text().splitlines()
+    assert line.startswith("result=")
+    result = json.loads(base64.b64decode(line[len("result="):], validate=True))
+    grades = read_grades(o1)
+    assert result["version"] == 3
+    assert sum(t["score"] for t in result["tests"]) == sum(float(g["score"]) for g in grades.values()) == 11
+    assert result["max_score"] == sum(float(g["max_score"]) for g in grades.values()) == 21
+    scale = [t for t in result["tests"] if t["name"] == "cy / mini: Scale is an nn.Module that multiplies by k"]
+    assert scale[0]["status"] == "fail" and scale[0]["message"] == "This hidden test failed."
+
+
+@pytest.mark.slow
+def test_the_job_summary_has_a_row_per_exercise_and_the_sandbox(graded):
+    from test_ci_outputs import table_rows
+
+    o1, *_ = graded
+    text = (o1.parent / "summary.md").read_text()
+    assert table_rows(text) == [["exercise", "ada", "bob", "cy", "max"], ["mini", "6", "4", "0", "6"],
+                                ["other", "1", "0", "0", "1"], ["total", "7", "4", "0", "7"]]
+    assert "### Sandbox" in text and "seccomp" in text
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..ledger import Reporter
-from ..vocabulary import GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV
+from ..vocabulary import GITHUB, GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV
 from .csv_report import GradesCsvReporter
+from .github import GitHubReporter
 from .gradescope import GradescopeReporter
 from .junit import JUnitReporter
 from .tests_csv import TestsCsvReporter
@@ -19,6 +20,7 @@ REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
     GRADES_CSV: (GradesCsvReporter, True),
     TESTS_CSV: (TestsCsvReporter, True),
     JUNIT_XML: (JUnitReporter, False),
+    GITHUB: (GitHubReporter, False),
 }
 
 
