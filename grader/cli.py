@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .failunder import Floor
 from .safetext import for_terminal
@@ -164,6 +165,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if wrong else 0
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from .assignment import Assignment, AssignmentError
+    from .package import build_gradescope
+
+    try:
+        assignment = Assignment.locate(args.assignment)
+    except AssignmentError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 3
+    path = build_gradescope(Path(args.out), assignment.root)
+    print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import sandbox
 
@@ -226,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", default="audit-out", metavar="DIR", help="where audit.csv and the grading go")
     a.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
     a.set_defaults(func=cmd_audit)
+    k = sub.add_parser("package", help="build a platform's autograder bundle from the assignment")
+    k.add_argument("platform", choices=("gradescope",), help="gradescope: BUILD/autograder.zip")
+    k.add_argument("--out", required=True, metavar="BUILD", help="folder for the bundle")
+    k.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and solutions/")
+    k.set_defaults(func=cmd_package)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)
     return p
@@ -239,15 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
-def entry() -> None:
-    # A name this terminal's encoding cannot show is printed escaped, not a traceback.
-    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # an entry point: a TextIOWrapper
-    code = main()
-    # Every output file is written and closed by now; skip the interpreter's
-    # teardown, which spends a second or two unwinding torch's modules.
+def exit_now(code: int) -> NoReturn:
+    """Exit with every output file written and closed: skip the interpreter's
+    teardown, which spends a second or two unwinding torch's modules."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def entry() -> None:
+    # A name this terminal's encoding cannot show is printed escaped, not a traceback.
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # an entry point: a TextIOWrapper
+    exit_now(main())
 
 
 if __name__ == "__main__":

@@ -15,13 +15,16 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8; a lone surrogate (a file name that was not
     UTF-8, or one a student printed) is written as U+FFFD, since no UTF-8
     file can hold it and a report must never fail to be written."""
-    text = display_name(text)
+    write_bytes_atomic(path, display_name(text).encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
