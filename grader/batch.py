@@ -36,6 +36,7 @@ from .ledger import Ledger, ResumeStore, plan
 from .pool import Judge, JudgePool, Task
 from .progress import Progress
 from .results import SubmissionResult, error_result, from_judge_report, merge_reports
+from .roster import Roster
 from .submissions import Submission, discover, prepare
 from .vocabulary import JUNIT_XML, STATE_FOLDER
 
@@ -52,6 +53,8 @@ class BatchOptions:
     junit: bool = False
     # Outputs beyond the default ones, by their name in grader.reporters.REPORTERS.
     outputs: tuple[str, ...] = ()
+    # Who each submission is (--roster): grades.csv gets the roster's columns.
+    roster: Roster | None = None
     assignment: str | None = None
     # Run the suites once against the reference before forking judges (see
     # grader.warmup); None: when there are enough submissions to repay it.
@@ -127,7 +130,7 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         try:
             exercises = host.catalogue.exercises
             chosen = reporters.chosen([*opts.outputs, *([JUNIT_XML] if opts.junit else [])])
-            ledger = Ledger(out, subs, exercises, store, chosen, protections=host.protections)
+            ledger = Ledger(out, subs, exercises, store, chosen, protections=host.protections, roster=opts.roster)
             ledger.restore(kept)
             progress = Progress(len(subs), 0, stream or sys.stdout)
             for result in ledger.ordered():

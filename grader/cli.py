@@ -79,12 +79,41 @@ def _under_floor(args: argparse.Namespace, results) -> list:
     return under
 
 
+def _load_roster(args: argparse.Namespace):
+    """The roster, or None; raises RosterError for a usage error."""
+    from .roster import Roster, RosterError
+
+    if (args.roster is None) != (args.name_pattern is None):
+        raise RosterError("--roster and --name-pattern go together: the pattern finds each student in a name")
+    return Roster.load(args.roster, args.name_pattern) if args.roster else None
+
+
+def _print_roster(roster, results) -> None:
+    """Submissions matched to no single student, and students without a submission."""
+    names = [r.name for r in results]
+    matching = roster.match(names)
+    if matching.reason:
+        print(f"{len(matching.reason)} submission(s) not matched to a single student:")
+        for n, why in matching.reason.items():
+            print(f"  {for_terminal(names[n])}: {for_terminal(why)}")
+    if matching.missing:
+        print(f"{len(matching.missing)} student(s) in the roster without a submission (a row each in grades.csv):")
+        for i in matching.missing:
+            print(f"  {for_terminal(', '.join(v for v in roster.rows[i].values() if v))}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .assignment import AssignmentError
     from .batch import BatchOptions, run_batch
+    from .roster import RosterError
     from .vocabulary import GITHUB
 
     if not _github_usable(args):
+        return 2
+    try:
+        roster = _load_roster(args)
+    except RosterError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
         return 2
     jobs = args.jobs or os.cpu_count() or 1
     opts = BatchOptions(
@@ -97,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
         junit=args.junit,
         outputs=(GITHUB,) if args.github else (),
+        roster=roster,
         assignment=args.assignment,
         warm_up={"on": True, "off": False}.get(args.warm_up),
     )
@@ -123,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         + ("ran" if outcome.gpu_lane else "skipped (no CUDA here): GPU tests count for nothing, scores are CPU-only")
     )
     _print_most_failed(outcome.results)
+    if roster is not None:
+        _print_roster(roster, outcome.results)
     print(f"wrote {Path(args.out) / 'grades.csv'} and {Path(args.out)}/<submission>/results.json")
     if outcome.failures:
         print(
@@ -163,6 +195,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if wrong else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .gradebook import ExportError, export_canvas
+    from .reportio import write_text_atomic
+    from .vocabulary import CANVAS_CSV
+
+    try:
+        export = export_canvas(Path(args.dir), args.title)
+    except ExportError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    path = Path(args.output) if args.output else Path(args.dir) / CANVAS_CSV
+    write_text_atomic(path, export.text)
+    print(f"wrote {path}: {export.students} student(s); import it in Canvas's gradebook (Import)")
+    if export.left_out:
+        print(f"left out {len(export.left_out)} submission(s) matched to no student (see grades.csv's reason):")
+        for name in export.left_out:
+            print(f"  {for_terminal(name)}")
+    for who in export.several:
+        print(f"  {for_terminal(who)} handed in several submissions: the highest score is exported")
+    return 0
 
 
 def cmd_package(args: argparse.Namespace) -> int:
@@ -232,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the suites once against the reference before grading, so every "
         "judge starts warm (auto: from 24 submissions per job; grades are the same)",
     )
+    r.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="CSV of the students (a gradebook export works): grades.csv gets their columns, "
+        "and a row for each student without a submission",
+    )
+    r.add_argument(
+        "--name-pattern",
+        metavar="REGEX",
+        help="finds the student in a submission's name: its named group names the roster column "
+        "(e.g. '(?P<login>[a-z0-9]+)'); without one, the first group is looked up in the first column",
+    )
     r.set_defaults(func=cmd_run)
     a = sub.add_parser(
         "audit",
@@ -241,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", default="audit-out", metavar="DIR", help="where audit.csv and the grading go")
     a.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
     a.set_defaults(func=cmd_audit)
+    e = sub.add_parser("export", help="write a gradebook import file from a graded folder (run with --roster)")
+    e.add_argument("dir", metavar="DIR", help="the folder `grader run --out` wrote")
+    e.add_argument("--format", choices=("canvas",), required=True, help="canvas: Canvas's gradebook import CSV")
+    e.add_argument("--title", required=True, help="the assignment's column title in the gradebook")
+    e.add_argument("-o", "--output", metavar="FILE", help="where to write it (default DIR/<format>.csv)")
+    e.set_defaults(func=cmd_export)
     k = sub.add_parser("package", help="build a platform's autograder bundle from the assignment")
     k.add_argument("platform", choices=("gradescope",), help="gradescope: BUILD/autograder.zip")
     k.add_argument("--out", required=True, metavar="BUILD", help="folder for the bundle")

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from . import reportio
 from .results import SubmissionResult
+from .roster import Roster
 from .submissions import Submission, content_key
 
 
@@ -71,7 +72,8 @@ def plan(
 
 class Ledger:
     """``protections``: the sandbox layers active in this run (empty when
-    it graded nothing new), for reporters that show them."""
+    it graded nothing new), for reporters that show them; ``roster``: who
+    the students are (``--roster``), for reporters that name them."""
 
     def __init__(
         self,
@@ -81,6 +83,7 @@ class Ledger:
         store: ResumeStore,
         reporters: list[Reporter],
         protections: Sequence[str] = (),
+        roster: Roster | None = None,
     ):
         self.out = out
         self.subs = subs
@@ -88,6 +91,7 @@ class Ledger:
         self.store = store
         self.reporters = reporters
         self.protections = list(protections)
+        self.roster = roster
         self.results: dict[str, SubmissionResult] = {}
 
     def restore(self, kept: dict[str, SubmissionResult]) -> None:

@@ -19,6 +19,7 @@ CLASS = {
            .replace("return x * 2", "raise NotImplementedError").replace("return x * self.k", "raise NotImplementedError")},
 }
 OUTPUTS = ("grades.csv", "tests.csv")
+ROSTER = "Student,ID,SIS User ID,SIS Login ID,Section\nAda,1,s1,ada,A\nBob,2,s2,bob,A\nCy,3,s3,cy,B\nDee,4,s4,dee,B\n"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,9 @@ def graded(tmp_path_factory):
     github = {"GITHUB_OUTPUT": str(base / "github_output"), "GITHUB_STEP_SUMMARY": str(base / "summary.md")}
     first = run_grader(["run", *subs, "--out", o1, "-j", "1", "--github", "--fail-under", "50%", *common], env=github)
     before = {name: (o1 / name).read_bytes() for name in OUTPUTS}
-    second = run_grader(["run", *subs, "--out", o2, "-j", "2", *common])
+    (base / "roster.csv").write_text(ROSTER)
+    roster = ["--roster", base / "roster.csv", "--name-pattern", r"^(?P<sis_login_id>\w+)$"]
+    second = run_grader(["run", *subs, "--out", o2, "-j", "2", *roster, *common])
     resumed = run_grader(["run", *subs, "--out", o1, "-j", "2", *common])
     return o1, before, o2, (first, second, resumed)
 
@@ -83,6 +86,32 @@ def test_tests_csv_is_byte_identical_at_any_j_and_after_resuming(graded):
     for name in OUTPUTS:
         assert before[name] == (o1 / name).read_bytes(), name
     assert before["tests.csv"] == (o2 / "tests.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_with_a_roster_grades_csv_adds_the_students_and_a_row_for_the_absent(graded):
+    o1, _, o2, (_, second, _) = graded
+    plain, with_roster = read_csv(o1 / "grades.csv"), read_csv(o2 / "grades.csv")
+    contract = ["submission", "score", "max_score", "mini", "other"]
+    assert list(plain[0]) == contract
+    assert list(with_roster[0]) == [*contract, "Student", "ID", "SIS User ID", "SIS Login ID", "Section", "reason"]
+    assert [{k: r[k] for k in contract} for r in with_roster[:3]] == plain
+    assert [(r["Student"], r["reason"]) for r in with_roster] == [("Ada", ""), ("Bob", ""), ("Cy", ""),
+                                                                  ("Dee", "no submission")]
+    assert "1 student(s) in the roster without a submission" in second.stdout and "Dee" in second.stdout
+
+
+@pytest.mark.slow
+def test_the_canvas_export_reads_back_as_the_grades(graded):
+    _, _, o2, _ = graded
+    proc = run_grader(["export", o2, "--format", "canvas", "--title", "Mini, week 1"])
+    assert proc.returncode == 0, proc.stderr
+    with open(o2 / "canvas.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Mini, week 1"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "7"]
+    assert [(r[0], r[1], r[-1]) for r in rows[2:]] == [("Ada", "1", "7"), ("Bob", "2", "4"), ("Cy", "3", "0"),
+                                                      ("Dee", "4", "0")]
 
 
 @pytest.mark.slow
