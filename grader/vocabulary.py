@@ -18,9 +18,10 @@ TESTS_CSV = "tests.csv"
 JUNIT_XML = "junit.xml"
 GITHUB = "github"  # not a file of the output folder: $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY
 CANVAS_CSV = "canvas.csv"  # grader export DIR --format canvas
+REPORT_HTML = "report.html"
 # What the grader writes at the top of an output folder: no submission's
 # results folder may take one of these names.
-OUTPUT_NAMES = frozenset({GRADES_CSV, TESTS_CSV, JUNIT_XML, CANVAS_CSV, STATE_FOLDER})
+OUTPUT_NAMES = frozenset({GRADES_CSV, TESTS_CSV, JUNIT_XML, CANVAS_CSV, REPORT_HTML, STATE_FOLDER})
 
 # ---------------------------------------------------------------- test statuses
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"

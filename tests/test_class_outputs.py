@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import statistics
 
 import pytest
 
 from conftest import MINI, read_grades, run_grader, write_submission
+from report_page import ReportPage, chromium, rendered_dom
 
 REF = (MINI / "solutions" / "mini.py").read_text()
 CLASS = {
@@ -18,7 +20,7 @@ CLASS = {
     "cy": {"mini.py": REF.replace("return a + b", "raise NotImplementedError")
            .replace("return x * 2", "raise NotImplementedError").replace("return x * self.k", "raise NotImplementedError")},
 }
-OUTPUTS = ("grades.csv", "tests.csv")
+OUTPUTS = ("grades.csv", "tests.csv", "report.html")
 ROSTER = "Student,ID,SIS User ID,SIS Login ID,Section\nAda,1,s1,ada,A\nBob,2,s2,bob,A\nCy,3,s3,cy,B\nDee,4,s4,dee,B\n"
 
 
@@ -85,7 +87,8 @@ def test_tests_csv_is_byte_identical_at_any_j_and_after_resuming(graded):
     o1, before, o2, _ = graded
     for name in OUTPUTS:
         assert before[name] == (o1 / name).read_bytes(), name
-    assert before["tests.csv"] == (o2 / "tests.csv").read_bytes()
+    for name in ("tests.csv", "report.html"):
+        assert before[name] == (o2 / name).read_bytes(), name
 
 
 @pytest.mark.slow
@@ -148,3 +151,39 @@ def test_the_summary_names_the_most_failed_tests(graded):
     assert "suites/test_mini.py::test_double" in summary[0]
     assert "answer() is 42" in summary[1] and summary[1].split()[:3] == ["2", "of", "3"]  # bob's 41, cy has none
     assert [line.split()[:3] for line in summary[2:]] == [["1", "of", "3"]] * 2  # cy's stubs
+
+
+def check_report_against_the_csv_files(page: ReportPage, out) -> None:
+    grades, tests = read_csv(out / "grades.csv"), read_csv(out / "tests.csv")
+    scores = [float(g["score"]) for g in grades]
+    assert page.ids["count"] == str(len(grades))
+    assert float(page.ids["mean"]) == pytest.approx(statistics.mean(scores), abs=0.005)
+    assert float(page.ids["median"]) == statistics.median(scores)
+    for ex, row in page.table("exercise").items():
+        assert float(row["mean"]) == pytest.approx(statistics.mean(float(g[ex]) for g in grades), abs=0.005)
+    shown = page.table("nodeid")
+    ran = [t for t in tests if int(t["skipped"]) < len(grades)]
+    assert set(shown) == {t["nodeid"] for t in ran}
+    for t in ran:
+        assert (shown[t["nodeid"]]["passed"], shown[t["nodeid"]]["ran"]) == (
+            t["passed"], str(int(t["passed"]) + int(t["failed"]) + int(t["error"])))
+    rates = [int(r["passed"]) / int(r["ran"]) for r in page.rows if "nodeid" in r]
+    assert rates == sorted(rates)  # most failed first
+    subs = page.table("slug")
+    assert {slug: float(r["score"]) for slug, r in subs.items()} == {g["submission"]: float(g["score"]) for g in grades}
+    assert all((out / url).is_file() for url in page.urls)
+
+
+@pytest.mark.slow
+def test_report_html_shows_the_numbers_of_grades_csv_and_tests_csv(graded):
+    o1, *_ = graded
+    check_report_against_the_csv_files(ReportPage((o1 / "report.html").read_text()), o1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_report_html_rendered_in_headless_chromium_shows_the_same_numbers(graded, tmp_path):
+    o1, *_ = graded
+    page = ReportPage(rendered_dom(o1 / "report.html", screenshot=tmp_path / "report.png"))
+    check_report_against_the_csv_files(page, o1)
+    assert (tmp_path / "report.png").stat().st_size > 10_000

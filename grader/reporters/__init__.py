@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..ledger import Reporter
-from ..vocabulary import GITHUB, GRADES_CSV, JUNIT_XML, RESULTS_JSON, TESTS_CSV
+from ..vocabulary import GITHUB, GRADES_CSV, JUNIT_XML, REPORT_HTML, RESULTS_JSON, TESTS_CSV
 from .csv_report import GradesCsvReporter
 from .github import GitHubReporter
 from .gradescope import GradescopeReporter
 from .junit import JUnitReporter
+from .report_html import ReportHtmlReporter
 from .tests_csv import TestsCsvReporter
 
 # name -> (factory, written by default)
@@ -19,6 +20,7 @@ REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
     RESULTS_JSON: (GradescopeReporter, True),
     GRADES_CSV: (GradesCsvReporter, True),
     TESTS_CSV: (TestsCsvReporter, True),
+    REPORT_HTML: (ReportHtmlReporter, True),
     JUNIT_XML: (JUnitReporter, False),
     GITHUB: (GitHubReporter, False),
 }
