@@ -59,6 +59,10 @@ class BatchOptions:
     # Run the suites once against the reference before forking judges (see
     # grader.warmup); None: when there are enough submissions to repay it.
     warm_up: bool | None = None
+    # Grade on a Dask cluster (grader.cluster): a scheduler's address, or
+    # "local:N" for N worker processes here; None: this machine's judge pool.
+    scheduler: str | None = None
+    cluster: str | None = None
 
 
 # The warm-up costs one reference run (2-3 s here) and saves about 5 % of
@@ -124,17 +128,16 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
     out.mkdir(parents=True, exist_ok=True)
     store = ResumeStore(out / STATE_FOLDER, assignment.version())
     kept, pending = plan(subs, store, opts.resume)
+    if pending and (opts.scheduler or opts.cluster):
+        from .cluster import run_on_cluster
+
+        return run_on_cluster(opts, assignment, subs, out, store, kept, pending, t0, stream)
     warm = warm_up_wanted(opts.warm_up, len(pending), opts.jobs)
     progress = None
     with GradingHost(assignment, opts.isolation, warm, opts.submission_timeout, bool(pending)) as host:
         try:
             exercises = host.catalogue.exercises
-            chosen = reporters.chosen([*opts.outputs, *([JUNIT_XML] if opts.junit else [])])
-            ledger = Ledger(out, subs, exercises, store, chosen, protections=host.protections, roster=opts.roster)
-            ledger.restore(kept)
-            progress = Progress(len(subs), 0, stream or sys.stdout)
-            for result in ledger.ordered():
-                progress.advance(result, cached=True)
+            ledger, progress = open_ledger(opts, out, subs, exercises, store, kept, host.protections, stream)
             grading = ClassGrading(host, ledger, progress, opts)
             if pending:
                 grading.template.run(lambda: grading.run(pending))
@@ -151,6 +154,27 @@ def run_batch(opts: BatchOptions, stream=None) -> BatchOutcome:
         time.monotonic() - t0,
         grading.failures,
     )
+
+
+def open_ledger(
+    opts: BatchOptions,
+    out: Path,
+    subs: list[Submission],
+    exercises: list[str],
+    store: ResumeStore,
+    kept: dict[str, SubmissionResult],
+    protections: list[str],
+    stream=None,
+) -> tuple[Ledger, Progress]:
+    """The run's one ledger, with the results kept from an earlier run, and
+    its progress bar, which shows those first (here and on a cluster alike)."""
+    chosen = reporters.chosen([*opts.outputs, *([JUNIT_XML] if opts.junit else [])])
+    ledger = Ledger(out, subs, exercises, store, chosen, protections=protections, roster=opts.roster)
+    ledger.restore(kept)
+    progress = Progress(len(subs), 0, stream or sys.stdout)
+    for result in ledger.ordered():
+        progress.advance(result, cached=True)
+    return ledger, progress
 
 
 class ClassGrading:

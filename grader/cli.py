@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -102,6 +103,25 @@ def _print_roster(roster, results) -> None:
             print(f"  {for_terminal(', '.join(v for v in roster.rows[i].values() if v))}")
 
 
+def _cluster_usable(args: argparse.Namespace) -> bool:
+    """--scheduler and --cluster: one at most, well formed, and Dask installed."""
+    if not (args.scheduler or args.cluster):
+        return True
+    why = None
+    if args.scheduler and args.cluster:
+        why = "--scheduler and --cluster are alternatives: a running cluster's address, or local:N"
+    elif args.cluster and not re.fullmatch(r"local:[1-9][0-9]*", args.cluster):
+        why = f"--cluster takes local:N (N worker processes on this machine), not {args.cluster!r}"
+    else:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            why = "grading on a cluster needs Dask: pip install 'grader[dask]'"
+    if why:
+        print(f"grader: {why}", file=sys.stderr)
+    return why is None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .assignment import AssignmentError
     from .batch import BatchOptions, run_batch
@@ -129,7 +149,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         roster=roster,
         assignment=args.assignment,
         warm_up={"on": True, "off": False}.get(args.warm_up),
+        scheduler=args.scheduler,
+        cluster=args.cluster,
     )
+    if not _cluster_usable(args):
+        return 2
     try:
         outcome = run_batch(opts)
     except AssignmentError as exc:
@@ -146,7 +170,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print()
     print(_table(outcome))
     print()
-    print(f"graded {len(outcome.results)} submission(s) in {outcome.elapsed:.1f} s with -j {jobs}")
+    cluster = args.scheduler or args.cluster
+    where = f"on the Dask cluster {cluster}" if cluster else f"with -j {jobs}"
+    print(f"graded {len(outcome.results)} submission(s) in {outcome.elapsed:.1f} s {where}")
     print("isolation: " + ("; ".join(outcome.protections) if outcome.protections else "n/a (nothing new to grade)"))
     print(
         "GPU lane: "
@@ -285,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="run the suites once against the reference before grading, so every "
         "judge starts warm (auto: from 24 submissions per job; grades are the same)",
+    )
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a running Dask cluster (tcp://host:8786): same outputs, written here; "
+        "every node needs this grader installed (README: Grading on a cluster)",
+    )
+    r.add_argument(
+        "--cluster",
+        metavar="local:N",
+        help="grade on a Dask cluster of N worker processes started on this machine",
     )
     r.add_argument(
         "--roster",

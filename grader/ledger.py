@@ -50,6 +50,14 @@ class ResumeStore:
             pass
         return None
 
+    def previous(self, sub: Submission) -> SubmissionResult | None:
+        """What an earlier run recorded under this submission's name, whatever
+        its content and version then: a hint of its cost, never its grade."""
+        try:
+            return SubmissionResult.from_json(json.loads((self.folder / f"{sub.slug}.json").read_text())["result"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def put(self, sub: Submission, result: SubmissionResult) -> None:
         reportio.write_json_atomic(self.folder / f"{sub.slug}.json", {"key": self.key(sub), "result": result.to_json()})
 

@@ -135,8 +135,19 @@ def build_specials(base: Path) -> list[Path]:
     return subs
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+try:
+    import distributed  # noqa: F401
+    CLUSTER = ["--cluster", "local:2"]
+except ImportError:  # the dask extra is not installed: the corpus runs here only
+    CLUSTER = None
+# The corpus is graded here (-j 2) and once through a Dask cluster's grading hosts.
+BACKENDS = [pytest.param(["-j", "2"], id="local")] + [
+    pytest.param(CLUSTER, id="cluster") for _ in [CLUSTER] if CLUSTER is not None
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def attacked(tmp_path_factory, request):
     base = tmp_path_factory.mktemp("hostile")
     canary = base / "canary"
     canary.mkdir()
@@ -157,7 +168,7 @@ def attacked(tmp_path_factory):
     tmp_before = set(os.listdir("/tmp"))
     private_tmp = base / "tmp"  # the grader's own temp space, to check it is cleaned up
     private_tmp.mkdir()
-    proc = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "2", "-j", "2"],
+    proc = run_grader(["run", *subs, "--out", out, "--assignment", MINI, "--timeout", "2", *request.param],
                       env={"TMPDIR": str(private_tmp), "GRADER_TEST_SECRET": SECRET})
     listener.close()
     return {
