@@ -166,3 +166,14 @@ def test_the_classroom_workflow_hands_the_reporter_the_grading_steps_result():
     runner = report["with"]["runners"]
     assert runner == grade["id"]
     assert report["env"] == {f"{runner.upper()}_RESULTS": f"${{{{ steps.{runner}.outputs.result }}}}"}
+
+
+def test_what_a_student_was_told_is_shown_as_code_whatever_it_holds():
+    told = "f(`x`) returned <img src=x onerror=alert(1)> | **2**\nHint: the second line is left out"
+    r = SubmissionResult("ada", "ada", ["conv"], [TestResult("f", "conv", 1.0, "failed", told, "visible", "s::f")])
+    text = github.step_summary([r], ["conv"], ["seccomp"])
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<img" not in html and "<strong>2" not in html
+    assert "<code>f(`x`) returned &lt;img src=x onerror=alert(1)&gt; | **2**</code>" in html
+    assert "second line" not in text
+    assert github.code("`a`") == "`` `a` ``" and github.code("") == ""

@@ -94,13 +94,24 @@ def encode(result: dict) -> str:
     return base64.b64encode(json.dumps(result, ensure_ascii=False).encode("utf-8")).decode("ascii")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+# What Markdown (GitHub's: CommonMark and tables) could read as markup inside
+# a line: emphasis, code, links, HTML, entities, strikethrough, table cells.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
 
 
 def md(text: str) -> str:
-    """Text a Markdown table cell shows literally: ASCII punctuation escaped
-    (so ``|`` stays in its cell, ``<script>`` is text), line breaks as spaces."""
+    """Text a Markdown table cell or list item shows literally (``|`` stays
+    in its cell, ``<script>`` is text), on one line."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(display_name(text).split()))
+
+
+def code(text: str) -> str:
+    """Text as an inline code span, on one line (what a student was told:
+    calls and values read best as code)."""
+    flat = " ".join(display_name(text).split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}" if flat else ""
 
 
 def step_summary(results: list[SubmissionResult], exercises: list[str], protections: list[str]) -> str:
@@ -128,11 +139,11 @@ def _not_passed(results: list[SubmissionResult]) -> list[str]:
     for r in results:
         head = f"**{md(r.name)}** " if len(results) > 1 else ""
         if r.error:
-            items.append(f"- {head}{md(r.error)}")
+            items.append(f"- {head}{code(r.error)}")
         for t in r.tests:
             if t.status in (FAILED, ERROR):
                 first = (student_output(t).strip().splitlines() or [""])[0][:200]
-                items.append(f"- {head}{md(t.exercise)}: {md(t.name)}: {md(first)}")
+                items.append(f"- {head}{md(t.exercise)}: {md(t.name)}: {code(first)}")
     if not items:
         return []
     more = len(items) - MAX_SUMMARY_LINES
