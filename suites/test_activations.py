@@ -20,14 +20,28 @@ from solutions import activations as ref
 pytestmark = pytest.mark.exercise("activations")
 
 # relu and sigmoid must not call or reach torch's own (in any module they import); the
-# lesson's TuDuiActivation, outside their scope, rightly uses nn.ReLU and nn.Sigmoid.
+# lesson's TuDuiActivation, outside their scope, rightly uses nn.ReLU and nn.Sigmoid. torch's
+# other activations count where they compute the same thing: leaky_relu with slope 0,
+# hardtanh from 0 to inf, elu with alpha 0, rrelu and prelu with slope 0 are ReLU; logsigmoid,
+# silu(x) / x and glu([1, x]) are sigmoid (torch.special.expit is its other name). Plain
+# tensor operations stay open: clamp, maximum, where, exp, logaddexp.
 NO_BUILTIN_RELU = pytest.mark.forbid(
     "torch.relu", "torch.relu_", "torch.nn.functional.relu", "torch.nn.functional.relu_",
     "torch.Tensor.relu", "torch.Tensor.relu_", "torch.nn.functional.threshold", "torch.nn.functional.threshold_",
-    "torch.nn.ReLU", "aten.relu", "aten.relu_", "aten.threshold", "aten.threshold_", within="relu")
+    "torch.nn.ReLU", "aten.relu", "aten.relu_", "aten.threshold", "aten.threshold_",
+    *(f"torch.nn.functional.{f}" for f in ("leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "elu", "elu_",
+                                           "rrelu", "rrelu_", "prelu")),
+    "torch.rrelu", "torch.rrelu_", "torch.prelu",
+    *(f"torch.nn.{c}" for c in ("LeakyReLU", "Hardtanh", "ELU", "RReLU", "PReLU")),
+    *(f"aten.{op}" for op in ("leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "elu", "elu_", "rrelu",
+                              "rrelu_", "rrelu_with_noise", "rrelu_with_noise_", "prelu", "_prelu_kernel")),
+    within="relu")
 NO_BUILTIN_SIGMOID = pytest.mark.forbid(
     "torch.sigmoid", "torch.sigmoid_", "torch.nn.functional.sigmoid", "torch.Tensor.sigmoid",
     "torch.Tensor.sigmoid_", "torch.special.expit", "torch.nn.Sigmoid", "aten.sigmoid", "aten.sigmoid_",
+    "torch.nn.functional.logsigmoid", "torch.nn.functional.silu", "torch.nn.functional.glu",
+    "torch.nn.LogSigmoid", "torch.nn.SiLU", "torch.nn.GLU",
+    "aten.log_sigmoid", "aten.log_sigmoid_forward", "aten.silu", "aten.silu_", "aten.glu",
     within="sigmoid")
 
 LESSON_INPUT = torch.tensor([[1, -0.5], [-1, 3]]).reshape(-1, 1, 2, 2)

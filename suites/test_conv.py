@@ -19,15 +19,29 @@ pytestmark = pytest.mark.exercise("conv")
 
 # torch's convolutions, as Python functions and classes and as the aten operations they (or a
 # student reaching past them) run; conv2d must not call or reach any, in any module it imports.
+# Every other kernel that computes a convolution counts too: conv1d/conv3d and the transposed
+# ones (a 2-D convolution is one of them in disguise), the backends' own kernels (thnn, slow,
+# mkldnn, cudnn, ...), and convolution_backward (torch.nn.grad.conv2d_weight is a convolution
+# of the input with the output's gradient).
 BUILTIN_CONVOLUTIONS = (
-    *(f"torch.nn.functional.{f}" for f in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    *(f"torch.nn.functional.{f}" for f in ("conv2d", "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                                            "conv_transpose3d", "conv_tbc")),
-    "torch.conv2d", "torch.convolution", "torch._convolution",
-    *(f"torch.nn.{c}" for c in ("Conv1d", "Conv2d", "Conv3d", "LazyConv2d", "ConvTranspose2d")),
-    *(f"aten.{op}" for op in ("convolution", "_convolution", "_convolution_mode", "conv2d", "conv_tbc",
-                              "convolution_overrideable", "mkldnn_convolution", "_slow_conv2d_forward",
-                              "thnn_conv2d", "slow_conv_dilated2d", "_nnpack_spatial_convolution",
-                              "_conv_depthwise2d", "cudnn_convolution", "miopen_convolution")),
+    *(f"torch.{f}" for f in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                             "conv_transpose3d", "conv_tbc", "convolution", "_convolution", "mkldnn_convolution")),
+    *(f"torch.nn.grad.conv{d}d_{wrt}" for d in (1, 2, 3) for wrt in ("input", "weight")),
+    *(f"torch.nn.{c}" for c in ("Conv1d", "Conv2d", "Conv3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
+                                "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConvTranspose1d",
+                                "LazyConvTranspose2d", "LazyConvTranspose3d")),
+    *(f"aten.{op}" for op in ("convolution", "_convolution", "_convolution_mode", "conv1d", "conv2d", "conv3d",
+                              "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc",
+                              "convolution_overrideable", "convolution_backward", "convolution_backward_overrideable",
+                              "_convolution_double_backward", "mkldnn_convolution", "_slow_conv2d_forward",
+                              "thnn_conv2d", "slow_conv3d", "slow_conv3d_forward", "slow_conv_dilated2d",
+                              "slow_conv_dilated3d", "slow_conv_transpose2d", "slow_conv_transpose3d",
+                              "_nnpack_spatial_convolution", "_conv_depthwise2d", "conv_depthwise3d",
+                              "cudnn_convolution", "cudnn_convolution_transpose", "cudnn_convolution_relu",
+                              "cudnn_convolution_add_relu", "miopen_convolution", "miopen_convolution_transpose",
+                              "miopen_depthwise_convolution", "_mps_convolution", "_mps_convolution_transpose")),
 )
 NO_BUILTIN_CONV = pytest.mark.forbid(*BUILTIN_CONVOLUTIONS, within="conv2d")
 

@@ -322,8 +322,10 @@ class ForbidGuard:
                 raise Forbidden(self._describe(used)) from None
 
     def _describe(self, used: str) -> str:
-        """What was used, and which forbidden functions it is about (the message names them)."""
-        functions = ", ".join(n for n in self.names if not n.startswith("aten.")) or ", ".join(self.names)
+        """What was used, and which forbidden functions it is about (the message names the first
+        few, as the static half's does: a suite may forbid dozens)."""
+        named = [n for n in self.names if not n.startswith("aten.")] or list(self.names)
+        functions = ", ".join(named[:4]) + (", ..." if len(named) > 4 else "")
         if used in self.names and not used.startswith("aten."):
             return used
         if used in self.names:
