@@ -4,11 +4,17 @@ Why: a test that cannot fail, or a point that do-nothing code collects, is
 invisible in a class's grades; so is a correct variant that loses points.
 The audit grades, in one batch, submissions whose right score is known:
 
-- the reference (every point) and the stubs (no point);
+- the reference (every point), the stubs and a submission without any
+  module (no point);
 - for every function the stubs leave to the student, the reference with
   that one function still a stub, and with it written as each kind of junk
   (return the input, None, zero, an empty container, a constant tensor or
-  list): junk may not score more than the stub in that module;
+  list): junk may not score more than the stub in that module. Where the
+  reference's other functions call it (``max_pool2d`` calls
+  ``pool2d_output_size``), they call a private copy of the reference's
+  instead, in both variants: otherwise the stub's NotImplementedError would
+  take the callers' points too, and a correct caller's points would count
+  as points the junk earned;
 - the assignment's mutants (``tests/mutants/<module>/``): a ``wrong_`` one
   loses points in its own module and no other, a ``right_`` one gets every
   point, a ``junk_`` one scores no more than the stubs in its module.
@@ -20,7 +26,6 @@ import ast
 import csv
 import io
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +120,35 @@ def replace_body(source: str, qualname: str, body: str) -> str:
     raise KeyError(f"no function {qualname} in the source")
 
 
+def insulate(source: str, qualname: str) -> str:
+    """``source`` whose other code calls a private copy of the module-level function
+    ``qualname`` (``_reference_<name>``), so that replacing ``qualname``'s body changes
+    ``qualname`` alone.  Methods, and functions nothing else names, are left as they are."""
+    tree = ast.parse(source)
+    target = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == qualname), None
+    )
+    if target is None:
+        return source
+    inside = {id(n) for n in ast.walk(target)}
+    uses = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id == qualname and isinstance(n.ctx, ast.Load) and id(n) not in inside
+    ]
+    if not uses:
+        return source
+    alias = f"_reference_{qualname}"
+    lines = [line.encode() for line in source.splitlines(keepends=True)]
+    for n in sorted(uses, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        line = lines[n.lineno - 1]
+        lines[n.lineno - 1] = line[: n.col_offset] + alias.encode() + line[n.end_col_offset :]
+    first = min([target.lineno] + [d.lineno for d in target.decorator_list])
+    copy = b"".join(lines[first - 1 : target.end_lineno]).decode()
+    copy = copy.replace(f"def {qualname}(", f"def {alias}(", 1)
+    return b"".join(lines).decode().rstrip("\n") + "\n\n\n" + copy.rstrip("\n") + "\n"
+
+
 def junk_bodies(qualname: str) -> dict[str, str]:
     """The junk a function is tried as (``__init__``: only doing nothing)."""
     if qualname.endswith(".__init__"):
@@ -126,14 +160,19 @@ def variants(root: Path) -> list[Variant]:
     exercises = course_exercises(root)
     reference = {m: (root / "solutions" / f"{m}.py").read_text() for m in exercises}
     stubs = {m: (root / "exercises" / f"{m}.py").read_text() for m in exercises}
-    out = [Variant("reference", reference, Expectation("full")), Variant("stubs", stubs, Expectation("zero"))]
+    out = [
+        Variant("reference", reference, Expectation("full")),
+        Variant("stubs", stubs, Expectation("zero")),
+        Variant("empty", {}, Expectation("zero")),
+    ]
     for module in exercises:
         for fn in stub_functions(stubs[module]):
             stub_name = f"{module}.{fn}.stub"
+            base = insulate(reference[module], fn)
             out.append(
                 Variant(
                     stub_name,
-                    {**reference, module: replace_body(reference[module], fn, STUB_BODY)},
+                    {**reference, module: replace_body(base, fn, STUB_BODY)},
                     Expectation("baseline", module),
                 )
             )
@@ -141,7 +180,7 @@ def variants(root: Path) -> list[Variant]:
                 out.append(
                     Variant(
                         f"{module}.{fn}.{kind}",
-                        {**reference, module: replace_body(reference[module], fn, body)},
+                        {**reference, module: replace_body(base, fn, body)},
                         Expectation("at_most", module, stub_name),
                     )
                 )
@@ -196,22 +235,24 @@ def render_csv(rows: list[Row]) -> str:
 
 
 def run_audit(assignment_dir: str | None, out: Path, jobs: int) -> list[Row]:
-    """Grade every variant in one batch (as `grader run` would) and judge them."""
+    """Grade every variant in one batch (as `grader run` would) and judge them.
+
+    The variants are written to ``out/submissions/<variant>`` and kept there,
+    so that any one of them can be graded again by hand; the grading goes to
+    ``out/grading``."""
     from .batch import BatchOptions, run_batch
 
     root = Assignment.locate(assignment_dir).root
     all_variants = variants(root)
-    folders = Path(tempfile.mkdtemp(prefix="grader-audit-"))
-    try:
-        subs = []
-        for v in all_variants:
-            folder = folders / v.name
-            folder.mkdir()
-            for module, source in v.modules.items():
-                (folder / f"{module}.py").write_text(source)
-            subs.append(str(folder))
-        outcome = run_batch(BatchOptions(subs, out / "grading", jobs=jobs, assignment=str(root), resume=False))
-    finally:
-        shutil.rmtree(folders, ignore_errors=True)
+    folders = out / "submissions"
+    shutil.rmtree(folders, ignore_errors=True)
+    subs = []
+    for v in all_variants:
+        folder = folders / v.name
+        folder.mkdir(parents=True)
+        for module, source in v.modules.items():
+            (folder / f"{module}.py").write_text(source)
+        subs.append(str(folder))
+    outcome = run_batch(BatchOptions(subs, out / "grading", jobs=jobs, assignment=str(root), resume=False))
     scores = {r.name: r.exercise_scores() for r in outcome.results}
     return judge(all_variants, scores)

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from conftest import MINI, run_grader
-from grader.audit import STUB_BODY, _functions, replace_body, stub_functions
+from grader.audit import STUB_BODY, _functions, insulate, replace_body, stub_functions
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +64,18 @@ def test_stub_functions_are_those_raising_not_implemented():
     assert "return None" in replace_body(source, "A.f", "return {arg}")
 
 
+def test_a_function_the_reference_calls_is_stubbed_for_its_own_tests_only():
+    """max_pool2d calls pool2d_output_size: stubbing the one must not take the other's points, or
+    junk (which does not raise) would seem to earn what the working caller earns."""
+    source = "def size(n):\n    return n + 1\n\n\ndef pool(x):\n    return [0] * size(len(x))\n"
+    variant: dict = {}
+    exec(replace_body(insulate(source, "size"), "size", STUB_BODY), variant)
+    assert variant["pool"]([1, 2]) == [0, 0, 0]  # the caller keeps the reference's size
+    with pytest.raises(NotImplementedError):
+        variant["size"](2)
+    assert insulate(source, "pool") == source  # nothing calls pool
+
+
 def test_the_audit_fails_on_a_point_junk_earns_and_says_which(audited):
     proc, rows = audited
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -73,11 +85,12 @@ def test_the_audit_fails_on_a_point_junk_earns_and_says_which(audited):
     assert "do not hold" in proc.stderr
 
 
-def test_the_reference_is_full_and_the_stubs_zero(audited):
+def test_the_reference_is_full_and_the_stubs_and_an_empty_submission_zero(audited):
     _, rows = audited
     for module in ("mini", "other"):
         assert rows[("reference", module)]["verdict"] == "ok"
         assert rows[("stubs", module)]["verdict"] == "ok"
+        assert rows[("empty", module)]["expected"] == "zero" and rows[("empty", module)]["verdict"] == "ok"
 
 
 def test_junk_that_loses_to_the_stub_holds_and_mutants_are_judged(audited):
