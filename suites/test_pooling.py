@@ -383,8 +383,13 @@ def test_tudui_pool_forward(student, n, h, w, data):
 
 @pytest.mark.points(1)
 def test_tudui_pool_forward_uses_maxpool1(student):
-    """forward calls self.maxpool1, so swapping the layer changes the result"""
+    """forward calls the maxpool1 made in __init__, so swapping the layer changes the result"""
     model = student.pooling.TuDuiPool()
+    # The point needs the model __init__ built to work first: with no maxpool1 of its own, the
+    # swapped-in layer alone would make forward pass.
+    expect.tensor(model(LESSON_INPUT), torch.tensor([[2.0, 3.0], [5.0, 1.0]]).reshape(1, 1, 2, 2),
+                  hint="TuDuiPool() must give the lesson's result first: __init__ creates self.maxpool1 = "
+                       "nn.MaxPool2d(kernel_size=3, ceil_mode=True) and forward returns self.maxpool1(x).")
     model.maxpool1 = student.torch.nn.MaxPool2d(kernel_size=2)
     x = torch.arange(36, dtype=torch.float32).reshape(1, 1, 6, 6)
     got = model(x)
