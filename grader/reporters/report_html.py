@@ -2,8 +2,8 @@
 
 One self-contained static file (inline CSS, no script, nothing fetched):
 the score distribution, each exercise's mean, every test's pass rate as a
-bar (most failed first, with the message the students who failed it were
-told most often), and each submission's scores with a link to its
+bar (most failed first, with the messages the students who failed it were
+told most often, and its hint), and each submission's scores with a link to its
 ``results.json``.  The numbers are those of ``grades.csv`` and
 ``tests.csv``, and each sits in an element a script can find (``id``,
 ``class``, ``data-*``), so the page can be checked against them.  Like
@@ -26,6 +26,7 @@ from .tests_csv import TestTally, tally
 
 BINS = 10  # score distribution: 0-10 %, ..., 90-100 % of the maximum
 MAX_HINT = 300
+MAX_MESSAGES = 3  # distinct messages shown per test
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #1d2330; margin: 2em auto; max-width: 70em; padding: 0 1em; }
@@ -104,13 +105,19 @@ def _gist(output: str) -> tuple[str, str]:
     return lines[0][:MAX_HINT], hint[:MAX_HINT]
 
 
-def _hint(row: TestTally) -> str:
-    """What most of the students who failed a test were told: its first line and its hint."""
+def _told(row: TestTally) -> str:
+    """What the students who failed a test were told: the most common first
+    lines (up to MAX_MESSAGES, each with how many were told it), and the
+    most common hint."""
     if not row.outputs:
         return ""
-    (first, hint), told = Counter(_gist(o) for o in row.outputs).most_common(1)[0]
-    hint_html = f"<br>Hint: {_t(hint)}" if hint and hint != first else ""
-    return f'<div class="hint">{_t(first)}{hint_html} <i>(told to {told})</i></div>'
+    gists = [_gist(o) for o in row.outputs]
+    firsts = Counter(first for first, _ in gists).most_common(MAX_MESSAGES)
+    lines = [f"{_t(first)} <i>(told to {n})</i>" for first, n in firsts]
+    hints = Counter(hint for _, hint in gists if hint).most_common(1)
+    if hints and hints[0][0] not in dict(firsts):
+        lines.append(f"Hint: {_t(hints[0][0])}")
+    return '<div class="hint">' + "<br>".join(lines) + "</div>"
 
 
 def _tests(results: list[SubmissionResult]) -> list[str]:
@@ -121,7 +128,7 @@ def _tests(results: list[SubmissionResult]) -> list[str]:
     for t in ran:
         rows.append(
             f'<tr data-nodeid="{_t(t.nodeid)}"><td>{_t(t.exercise)}</td>'
-            f'<td>{_t(t.name)}{_hint(t)}</td><td class="num points">{_n(t.points)}</td>'
+            f'<td>{_t(t.name)}{_told(t)}</td><td class="num points">{_n(t.points)}</td>'
             f'<td class="rate">{_bar(t.counts[PASSED] / t.ran)}</td>'
             f'<td class="num"><span class="passed">{t.counts[PASSED]}</span> of <span class="ran">{t.ran}</span></td>'
             "</tr>"
@@ -134,7 +141,8 @@ def _tests(results: list[SubmissionResult]) -> list[str]:
     )
     return [
         "<h2>Tests, most failed first</h2>",
-        '<p class="lead">Each with the message most of the students who failed it were told.</p>',
+        '<p class="lead">Each with what the students who failed it were told (the commonest messages) '
+        "and its hint.</p>",
         '<table id="tests">',
         '<tr><th>exercise</th><th>test</th><th class="num">points</th><th>pass rate</th>'
         '<th class="num">passed</th></tr>',
