@@ -64,7 +64,16 @@ from .assignment import Assignment, AssignmentError
 from .batch import MAX_ATTEMPTS, BatchOptions, BatchOutcome, open_ledger, warm_up_wanted
 from .catalogue import Catalogue
 from .clusterhost import catalogue_from_json, pack, stack_versions
-from .clusterworker import SETUP_TIMEOUT, HostLost, HostPlugin, Refused, describe_task, grade_task, pack_assignment
+from .clusterworker import (
+    SETUP_TIMEOUT,
+    HostLost,
+    HostPlugin,
+    Refused,
+    describe_task,
+    grade_task,
+    judges,
+    pack_assignment,
+)
 from .ledger import Ledger, ResumeStore
 from .progress import Progress
 from .results import SubmissionResult, error_result
@@ -100,7 +109,7 @@ def connect(opts: BatchOptions) -> Iterator[Client]:
     with tempfile.TemporaryDirectory(prefix="grader-dask-") as scratch, dask.config.set(temporary_directory=scratch):
         cluster = LocalCluster(
             n_workers=n,
-            threads_per_worker=1,
+            threads_per_worker=2,  # one judge, and the next submission waiting (see clusterworker.judges)
             processes=True,
             dashboard_address=None,
             memory_limit=0,  # the hosts' judges and workers have limits of their own
@@ -169,7 +178,7 @@ def run_on_cluster(
     progress = None
     with connect(opts) as client:
         client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-        slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        slots = sum(judges(w["nthreads"]) for w in client.scheduler_info()["workers"].values())
         config["warm_up"] = warm_up_wanted(opts.warm_up, len(pending), slots)
         run = ClusterRun(client, f"grader-{version}-{secrets.token_hex(4)}", version)
         client.register_plugin(HostPlugin(run.name, version, plugin_bytes, config), name=run.name)

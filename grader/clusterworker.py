@@ -234,7 +234,7 @@ class HostPlugin(WorkerPlugin):
         self.starts += 1
         config = {
             "assignment": str(self.root),
-            "slots": _slots(self.config, self.name_in_cluster, self.nthreads),
+            "slots": _slots(self.config, self.name_in_cluster, judges(self.nthreads)),
             **{k: self.config[k] for k in ("isolation", "call_timeout", "submission_timeout", "warm_up")},
         }
         env = dict(os.environ)
@@ -273,7 +273,7 @@ class HostPlugin(WorkerPlugin):
 
     def describe(self) -> dict[str, Any]:
         """What this worker grades with, or why it will not."""
-        out: dict[str, Any] = {"worker": self.address, "host": self.hostname, "nthreads": self.nthreads}
+        out: dict[str, Any] = {"worker": self.address, "host": self.hostname, "judges": judges(self.nthreads)}
         try:
             host = self._live_host()
         except Refused as exc:
@@ -300,16 +300,24 @@ class HostPlugin(WorkerPlugin):
         }
 
 
-def _slots(config: dict[str, Any], name: object, nthreads: int) -> list[int | None]:
-    """The CPU of each judge slot of a worker's host: on a local cluster,
-    worker i takes CPUs i*nthreads...; elsewhere unpinned (several workers
-    may share a machine, and the operator's placement, a SLURM cpuset for
-    one, is what the host's affinity already says)."""
+def judges(nthreads: int) -> int:
+    """How many judges a worker with ``nthreads`` threads runs at once: one
+    fewer (at least one).  Each task holds a thread while its submission is
+    in the host, so the extra thread's submission waits there, and its judge
+    is forked ahead while the others grade (as `grader run` does locally)."""
+    return max(1, nthreads - 1)
+
+
+def _slots(config: dict[str, Any], name: object, count: int) -> list[int | None]:
+    """The CPU of each of a host's ``count`` judge slots: on a local cluster,
+    worker i takes CPUs i*count...; elsewhere unpinned (several workers may
+    share a machine, and the operator's placement, a SLURM cpuset for one,
+    is what the host's affinity already says)."""
     cpus = sorted(os.sched_getaffinity(0))
     workers = int(config.get("local_workers") or 0)
-    if workers and isinstance(name, int) and workers * nthreads <= len(cpus):
-        return [cpu for cpu in cpus[name * nthreads : (name + 1) * nthreads]]
-    return [None] * nthreads
+    if workers and isinstance(name, int) and workers * count <= len(cpus):
+        return [cpu for cpu in cpus[name * count : (name + 1) * count]]
+    return [None] * count
 
 
 def _plugin(name: str) -> HostPlugin:

@@ -1,6 +1,6 @@
 """Grading on a Dask cluster gives what grading here gives.
 
-`grader run --cluster local:2` (two single-threaded Dask worker processes,
+`grader run --cluster local:2` (two Dask worker processes,
 each with its own warm grading host) against `grader run -j 2`: the same
 grades.csv, byte for byte; a Dask worker killed mid-run has its submission
 graded elsewhere and recorded once; a worker whose grader differs from the
