@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ MAX_ASSIGNMENT_BYTES = 64 * 1024 * 1024
 # suites, the warm-up), and how often it is started before the worker refuses.
 SETUP_TIMEOUT = 900.0
 MAX_HOST_STARTS = 4
+# A host that graded nothing this long is stopped (started again when a
+# task comes): a client that died leaves its plugin registered, and the
+# hosts of a shared cluster must not hold their memory for ever.
+IDLE_STOP = 600.0
 
 
 class Refused(Exception):
@@ -197,12 +203,17 @@ class HostPlugin(WorkerPlugin):
         self.host: _Host | None = None
         self.starts = 0
         self.refusal: str | None = None
-        self.start_lock = threading.Lock()
+        self.start_lock = threading.Lock()  # the host, and the fields below
         self.counter = itertools.count(1)
+        self.in_use = 0  # tasks that hold the host now
+        self.last_used = time.monotonic()
+        self.idle = False  # stopped for idleness (not a failure)
+        self.closing = threading.Event()
         try:
             self.refusal = self._check()
             if self.refusal is None:
                 self._start()
+                threading.Thread(target=self._watch_idle, name="grader-host-idle", daemon=True).start()
         except Exception as exc:  # noqa: BLE001 - said by every task sent here
             self.refusal = f"{type(exc).__name__}: {exc}"
         if self.refusal:
@@ -225,6 +236,7 @@ class HostPlugin(WorkerPlugin):
         return None
 
     def teardown(self, worker) -> None:
+        self.closing.set()
         if getattr(self, "host", None) is not None:
             assert self.host is not None
             self.host.stop(5.0)
@@ -245,13 +257,43 @@ class HostPlugin(WorkerPlugin):
             env["GRADER_SANDBOX"] = self.config["sandbox"]
         self.host = _Host(config, env, self.root)
 
+    def _watch_idle(self) -> None:
+        """Stop the host once it has graded nothing for :data:`IDLE_STOP` seconds."""
+        idle_stop = float(self.config.get("idle_stop", IDLE_STOP))
+        while not self.closing.wait(min(30.0, idle_stop / 4)):
+            with self.start_lock:
+                host = self.host
+                quiet = time.monotonic() - self.last_used > idle_stop
+                if host is not None and not host.gone and not self.in_use and quiet:
+                    self.idle = True
+                    host.stop()
+                    with host.lock:
+                        host.gone = True  # now, not when its reader notices
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[_Host]:
+        """The grading host, ready, held for one task (no idle stop meanwhile)."""
+        with self.start_lock:
+            self.in_use += 1
+        try:
+            yield self._live_host()
+        finally:
+            with self.start_lock:
+                self.in_use -= 1
+                self.last_used = time.monotonic()
+
     def _live_host(self) -> _Host:
-        """The grading host, started again if it died (a few times), ready."""
+        """The grading host, started again if it died (a few times) or was
+        stopped for idleness, ready."""
         with self.start_lock:
             if self.refusal:
                 raise Refused(self.address, self.refusal)
             assert self.host is not None
-            if self.host.gone and self.host.info is not None:
+            if self.host.gone and self.idle:
+                self.idle = False
+                self.starts -= 1  # not a failure
+                self._start()
+            elif self.host.gone and self.host.info is not None:
                 if self.starts >= MAX_HOST_STARTS:
                     self.refusal = (
                         f"worker {self.address} ({self.hostname}) refuses: its grading host stopped "
@@ -275,18 +317,18 @@ class HostPlugin(WorkerPlugin):
         """What this worker grades with, or why it will not."""
         out: dict[str, Any] = {"worker": self.address, "host": self.hostname, "judges": judges(self.nthreads)}
         try:
-            host = self._live_host()
+            with self._using() as host:
+                assert host.info is not None
+                return {**out, **host.info}
         except Refused as exc:
             return {**out, "refused": exc.why}
-        assert host.info is not None
-        return {**out, **host.info}
 
     def grade(self, version: str, payload: bytes) -> dict[str, Any]:
         if version != self.version:
             raise Refused(self.address, f"worker {self.address} holds version {self.version}, not {version}")
-        host = self._live_host()
         timeout = float(self.config["submission_timeout"]) * (MAX_ATTEMPTS + 1) + 120
-        reply = host.ask(next(self.counter), payload, timeout)
+        with self._using() as host:
+            reply = host.ask(next(self.counter), payload, timeout)
         if "refused" in reply:
             raise HostLost(str(reply["refused"]))
         assert host.info is not None

@@ -174,6 +174,36 @@ def test_grader_sandbox_bwrap_refuses_workers_without_bubblewrap(tmp_path):
     assert "GRADER_SANDBOX=bwrap, but bubblewrap is missing" in proc.stderr
 
 
+@pytest.mark.slow  # starts a grading host
+def test_an_idle_grading_host_is_stopped_and_started_again_for_the_next_task(tmp_path):
+    from types import SimpleNamespace
+
+    from grader.assignment import Assignment
+    from grader.clusterhost import pack, stack_versions
+    from grader.clusterworker import HostPlugin, pack_assignment
+    from grader.results import SubmissionResult
+    from grader.submissions import prepare
+
+    version = Assignment(MINI).version()
+    config = {"isolation": "process", "call_timeout": 10, "submission_timeout": 60, "sandbox": None,
+              "stack": stack_versions(), "local_workers": None, "warm_up": False, "idle_stop": 2}
+    plugin = HostPlugin("grader-test", version, pack_assignment(MINI), config)
+    plugin.setup(SimpleNamespace(address="inproc://test", name=0, state=SimpleNamespace(nthreads=1)))
+    try:
+        assert "refused" not in plugin.describe()
+        first = plugin.host
+        deadline = time.monotonic() + 60
+        while not first.gone and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first.gone, "an idle host was not stopped"
+        prepare(mini_class(tmp_path, {"ref": REF})[0], tmp_path / "prepared")
+        reply = plugin.grade(version, pack(tmp_path / "prepared"))
+        assert plugin.host is not first and plugin.starts == 1  # started again, not counted as a failure
+        assert SubmissionResult.from_json(reply["result"]).score == 7 and reply["keep"]
+    finally:
+        plugin.teardown(None)
+
+
 @pytest.mark.slow  # starts a Dask cluster (or `grader run`)
 def test_cluster_options_are_checked_before_anything_starts(tmp_path):
     subs = mini_class(tmp_path, {"ref": REF})
