@@ -270,6 +270,36 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok_all else 1
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from .kit import ReleaseError, release
+
+    try:
+        summary = release(
+            args.assignment,
+            Path(args.out),
+            record_from=[Path(p) for p in args.record_from],
+            mutants=not args.no_mutants,
+            jobs=args.jobs or os.cpu_count() or 1,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    except ReleaseError as exc:
+        print(f"grader: release refused, nothing written: {exc}", file=sys.stderr)
+        return 3
+    print(
+        f"wrote the kit {summary.out}: {len(summary.exercises)} exercise(s), {summary.visible} visible test(s) "
+        f"({summary.hidden} hidden test(s) left out), {summary.answers} recorded reference answer(s) from "
+        f"{summary.recorded_from} submission(s)"
+        + (f", {summary.dropped} dropped as not reproducible" if summary.dropped else "")
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    return run_check(args.submission, args.kit, args.format, args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercise submissions.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -357,6 +387,26 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=cmd_package)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)
+    rel = sub.add_parser("release", help="build the student kit: stubs, notebook, visible tests, recorded reference")
+    rel.add_argument("--out", required=True, metavar="KIT", help="the kit's folder (created; a kit there is replaced)")
+    rel.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and the marked solutions/")
+    rel.add_argument(
+        "--record-from",
+        nargs="*",
+        default=[],
+        metavar="SUBMISSION",
+        help="more submissions whose runs the reference's answers are recorded for (beyond the reference, "
+        "the stubs and tests/mutants/)",
+    )
+    rel.add_argument("--no-mutants", action="store_true", help="do not record answers for tests/mutants/")
+    rel.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
+    rel.set_defaults(func=cmd_release)
+    c = sub.add_parser("check", help="a student's check of their work against a kit's visible tests")
+    c.add_argument("submission", nargs="?", metavar="SUBMISSION", help="default: the kit's exercises/ folder")
+    c.add_argument("--kit", metavar="KIT", help="the kit's folder (default: the current folder)")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds per call into your code")
+    c.set_defaults(func=cmd_check)
     return p
 
 

@@ -2,7 +2,9 @@
 
 Each function takes either a local object (the reference's) or a
 :class:`~grader.remote.Remote` (the student's) and answers with plain data,
-computed by :mod:`grader.introspect` on whichever side the object lives.
+computed by :mod:`grader.introspect` on whichever side the object lives.  A
+reference object reached through :func:`grader.reference` in a kit or while
+a kit is recorded (an :class:`~grader.oracle.Oracle`) answers from the record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 
 from . import introspect
 from .messages import Described
+from .oracle import Oracle
 from .remote import Remote
 from .vocabulary import Op
 
@@ -30,6 +33,8 @@ def type_info(obj: Any) -> dict:
     """``{"name": "torch.nn.modules.conv.Conv2d", "mro": [...]}``."""
     if isinstance(obj, Remote):
         return _remote_req(obj, Op.TYPE, {}, f"type({_label(obj)})")
+    if isinstance(obj, Oracle):
+        return obj._apply("type_info", introspect.type_info)
     return introspect.type_info(obj)
 
 
@@ -40,7 +45,7 @@ def type_name(obj: Any) -> str:
 
 def is_instance(obj: Any, cls: type) -> bool:
     """``isinstance`` that also works across the process boundary."""
-    if isinstance(obj, Remote):
+    if isinstance(obj, (Remote, Oracle)):
         return introspect.canonical_name(cls) in type_info(obj)["mro"]
     return isinstance(obj, cls)
 
@@ -49,6 +54,8 @@ def structure(module: Any) -> dict:
     """The module tree: each layer's type, hyperparameters, parameter shapes."""
     if isinstance(module, Remote):
         return _remote_req(module, Op.STRUCTURE, {}, f"looking inside {_label(module)}")
+    if isinstance(module, Oracle):
+        return module._apply("structure", introspect.describe_module)
     return introspect.describe_module(module)
 
 
@@ -75,6 +82,8 @@ def vjp(
             },
             what,
         )
+    if isinstance(fn, Oracle):
+        return fn._apply("vjp", introspect.vjp, args, kwargs, grad_output, wrt)
     return introspect.vjp(fn, args, kwargs, grad_output, wrt)
 
 
