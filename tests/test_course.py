@@ -1,9 +1,10 @@
-"""The whole course, graded for real: the reference gets full marks and the
-stubs zero in every exercise; every realistic bug (tests/mutants/<module>/wrong_*.py)
-loses points in its own exercise and only there; every correct variant
-(right_*.py) gets full marks; every do-nothing submission (junk_*.py: constants,
-None, a function that never runs what it is handed) scores no more than the
-stub in its exercise.
+"""The whole course, audited for real (`grader audit`, one batch): the reference
+gets full marks and the stubs zero in every exercise; every function the stubs
+leave to students, written as junk, scores no more than its stub; every
+realistic bug (tests/mutants/<module>/wrong_*.py) loses points in its own
+exercise and only there; every correct variant (right_*.py) gets full marks;
+every do-nothing submission (junk_*.py: constants, None, a function that never
+runs what it is handed) scores no more than the stub in its exercise.
 
 A mutant's docstring may name, one per line, tests it must score zero in:
 ``Loses: <part of the test's name>`` (the name as results.json shows it, without
@@ -15,7 +16,7 @@ worth less than the lesson's core behaviour.
 from __future__ import annotations
 
 import ast
-import shutil
+import csv
 from pathlib import Path
 
 import pytest
@@ -23,33 +24,52 @@ import pytest
 from conftest import ROOT, read_grades, read_results, run_grader
 from grader.assignment import course_exercises
 
-pytestmark = pytest.mark.slow  # nearly every test reads one `grader run` of the whole course
+pytestmark = pytest.mark.slow  # nearly every test reads one `grader audit` of the whole course
 
 MUTANTS = sorted((ROOT / "tests" / "mutants").glob("*/*.py"))
 EXERCISES = sorted(p.stem[5:] for p in (ROOT / "suites").glob("test_*.py"))
 
 
 def sub_name(mutant: Path) -> str:
-    return f"{mutant.parent.name}__{mutant.stem}"
+    """The audit's name for a mutant (its submission folder and results.json)."""
+    return f"{mutant.parent.name}.{mutant.stem}"
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    base = tmp_path_factory.mktemp("course")
-    ignore = shutil.ignore_patterns("__pycache__", "__init__.py")
-    shutil.copytree(ROOT / "solutions", base / "reference", ignore=ignore)
-    shutil.copytree(ROOT / "exercises", base / "stubs", ignore=ignore)
-    (base / "empty").mkdir()
-    subs = [base / "reference", base / "stubs", base / "empty"]
-    for mutant in MUTANTS:
-        folder = base / sub_name(mutant)
-        shutil.copytree(ROOT / "solutions", folder, ignore=ignore)
-        shutil.copy(mutant, folder / f"{mutant.parent.name}.py")
-        subs.append(folder)
-    out = base / "out"
-    proc = run_grader(["run", *subs, "--out", out, "-j", "2", "--warm-up", "on"], timeout=3000)
+def audit(tmp_path_factory):
+    """`grader audit` on the course: its process, audit.csv's rows and the folder it wrote."""
+    out = tmp_path_factory.mktemp("audit")
+    proc = run_grader(["audit", "--out", out, "-j", "2"], timeout=3000)
+    with open(out / "audit.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return proc, rows, out
+
+
+@pytest.fixture(scope="module")
+def course(audit):
+    """The audit's grading of every variant: its output folder and grades.csv."""
+    _, _, out = audit
+    return out / "grading", read_grades(out / "grading")
+
+
+def test_the_audit_holds_on_the_course(audit):
+    """`grader audit` exits 0 on the course: every row of its table holds (the
+    reference full, the stubs and an empty submission zero, junk no better than
+    a stub, each wrong_ mutant losing points in its own exercise only, each
+    right_ one full, each junk_ one no better than the stubs)."""
+    proc, rows, _ = audit
+    wrong = [f"{r['variant']} in {r['module']}: expected {r['expected']}, got {r['got']}"
+             for r in rows if r["verdict"] != "ok"]
+    assert not wrong, "\n".join(wrong)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out, read_grades(out)
+
+
+def test_the_audit_judges_every_mutant(audit):
+    _, rows, _ = audit
+    judged = {r["variant"] for r in rows}
+    for mutant in MUTANTS:
+        assert mutant.stem.split("_", 1)[0] in ("wrong", "right", "junk"), f"{mutant}: name it wrong_, right_ or junk_"
+        assert sub_name(mutant) in judged, f"the audit did not judge {mutant}"
 
 
 def test_every_contract_module_has_a_stub_a_solution_and_a_suite():
@@ -88,30 +108,6 @@ def test_no_test_passes_without_the_module(course):
     assert all(grades["empty"][e] == "0" for e in EXERCISES), grades["empty"]
 
 
-@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("wrong_")], ids=sub_name)
-def test_a_realistic_bug_loses_points_in_its_exercise_only(course, mutant):
-    out, grades = course
-    row, ref = grades[sub_name(mutant)], grades["reference"]
-    module = mutant.parent.name
-    assert float(row[module]) < float(ref[module]), f"{mutant.name} got full marks in {module}"
-    for other in EXERCISES:
-        if other != module:
-            assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
-
-
-@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("junk_")], ids=sub_name)
-def test_a_do_nothing_submission_scores_no_more_than_the_stub(course, mutant):
-    out, grades = course
-    row, stubs, ref = grades[sub_name(mutant)], grades["stubs"], grades["reference"]
-    module = mutant.parent.name
-    earned = [f"{t['name']}: {t['score']:g}" for t in read_results(out, sub_name(mutant))["tests"]
-              if t["name"].startswith(module + ": ") and t["score"]]
-    assert float(row[module]) <= float(stubs[module]), f"{mutant.name} earned {earned}"
-    for other in EXERCISES:
-        if other != module:
-            assert row[other] == ref[other], f"{mutant.name} lost points in {other}"
-
-
 def declared(mutant: Path, key: str) -> list[str]:
     """The values of a mutant's docstring lines ``<key>: value``."""
     doc = ast.get_docstring(ast.parse(mutant.read_text())) or ""
@@ -142,14 +138,6 @@ def test_a_mutant_loses_the_tests_it_names(course, mutant):
         assert not earned, f"{mutant.name} earned points in {earned}"
 
 
-@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.stem.startswith("right_")], ids=sub_name)
-def test_a_correct_variant_gets_full_marks(course, mutant):
-    out, grades = course
-    row = grades[sub_name(mutant)]
-    assert row["score"] == grades["reference"]["score"], \
-        [t["name"] + ": " + t["output"][:300] for t in read_results(out, sub_name(mutant))["tests"] if t["score"] != t["max_score"]]
-
-
 def test_failure_messages_never_show_grader_internals(course):
     out, _ = course
     for folder in out.iterdir():
@@ -159,16 +147,17 @@ def test_failure_messages_never_show_grader_internals(course):
 
 
 # Failing property tests (shrinking), cached reference data, training, stubs.
-COLD_SAMPLE = ["reference", "stubs", "empty", "pooling__wrong_ignores_stride", "losses__wrong_float32",
-               "data__wrong_drop_last", "training__wrong_no_zero_grad", "activations__right_masks"]
+COLD_SAMPLE = ["reference", "stubs", "empty", "pooling.wrong_ignores_stride", "losses.wrong_float32",
+               "data.wrong_drop_last", "training.wrong_no_zero_grad", "activations.right_masks",
+               "training.evaluate.returns_zero"]
 
 
-def test_warming_the_parent_up_changes_no_result(course, tmp_path):
+def test_warming_the_parent_up_changes_no_result(audit, course, tmp_path):
     """The course above was graded by judges forked after the parent ran every
     suite once against the reference; judges from a parent that did not must
     give every test the same score and the same words."""
     out, _ = course
-    subs = [out.parent / name for name in COLD_SAMPLE]
+    subs = [audit[2] / "submissions" / name for name in COLD_SAMPLE]
     cold = tmp_path / "cold"
     proc = run_grader(["run", *subs, "--out", cold, "-j", "2", "--warm-up", "off"], timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
