@@ -126,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .assignment import AssignmentError
     from .batch import BatchOptions, run_batch
     from .roster import RosterError
+    from .sandbox import SandboxUnavailable
     from .vocabulary import GITHUB
 
     if not _github_usable(args):
@@ -156,7 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = run_batch(opts)
-    except AssignmentError as exc:
+    except (AssignmentError, SandboxUnavailable) as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:

@@ -233,6 +233,10 @@ def _nproc_binds(use_bwrap: bool) -> bool:
     return use_bwrap and os.geteuid() != 0
 
 
+class SandboxUnavailable(Exception):
+    """The sandbox asked for (``GRADER_SANDBOX``) cannot run on this machine: nobody is graded."""
+
+
 def start_zygote(scratch: Scratch) -> Zygote:
     """Start the sandboxed fork server and wait until it serves."""
     zygote = launch_zygote(scratch)[0]
@@ -246,7 +250,7 @@ def launch_zygote(scratch: Scratch) -> tuple[Zygote, list[str]]:
     m = mode()
     use_bwrap = m in ("auto", "bwrap") and bwrap_works()
     if m == "bwrap" and not use_bwrap:
-        raise RuntimeError(
+        raise SandboxUnavailable(
             "GRADER_SANDBOX=bwrap, but bubblewrap is missing or does not work here; "
             "install it (apt-get install bubblewrap) or run `grader doctor`"
         )

@@ -467,3 +467,18 @@ def test_a_judge_forked_ahead_of_its_turn_grades_only_once_started(tmp_path, tol
         assert "passed" in ran["log"] and "mini" in ran["log"], ran["log"]  # the grader's summary
     else:
         assert ran == {"exit": JUDGE_NEVER_STARTED, "said": "", "tests": None, "log": ""}
+
+
+def test_a_sandbox_this_machine_cannot_give_stops_the_run_saying_what_to_do(tmp_path):
+    """GRADER_SANDBOX=bwrap where bubblewrap does not work: nobody is graded
+    with less than was asked, and the instructor reads why and what to do, not a traceback."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    sub = write_submission(tmp_path / "ada", {"mini.py": "def double(x):\n    return x * 2\n"})
+    proc = run_grader(["run", sub, "--out", tmp_path / "out", "--assignment", MINI],
+                      env={"GRADER_SANDBOX": "bwrap", "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert proc.returncode == 3, proc.stderr
+    assert "bubblewrap" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
