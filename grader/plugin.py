@@ -28,6 +28,7 @@ import pytest
 
 from .derandomize import hypothesis_profile, pin_hypothesis_seeds
 from .failures import SettledFailure
+from .feedback import take_curves
 from .judged import JudgedSubmission
 from .outcomes import StudentReports, grader_failure_of, output_of
 from .remote import Student, WorkerSession, _current
@@ -114,6 +115,10 @@ class GradingPlugin:
         pin_hypothesis_seeds(items)
         for item in items:
             self.records.collected(self._meta(item))
+        # Hidden tests run last: a worker serves a submission's tests in turn, and
+        # no visible test (nor its feedback) may see what a hidden one handed the
+        # student's code.  The report keeps the suites' order.
+        items.sort(key=lambda item: self._meta(item).visibility != "visible")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -211,6 +216,8 @@ class GradingPlugin:
             item.session.shouldstop = "the grader failed"
         meta = self._meta(item)
         status = self.records.record(meta)["status"]
+        if call.when == "call":
+            self.records.drew(meta, take_curves())
         if report.skipped:
             why = str(getattr(call.excinfo, "value", "") or "skipped")
             if isinstance(report.longrepr, tuple):

@@ -23,6 +23,9 @@ class TestResult:
     output: str = ""
     visibility: str = "visible"
     nodeid: str = ""
+    # Series a visible test drew for the student's feedback (grader.feedback.curve):
+    # [{"title": str, "series": {label: [numbers]}}]
+    curves: list = field(default_factory=list)
 
     @property
     def counts(self) -> bool:
@@ -106,6 +109,7 @@ def from_judge_report(
                 output=str(t.get("output", ""))[:20000],
                 visibility=str(t.get("visibility", "visible")),
                 nodeid=str(t.get("nodeid", "")),
+                curves=_curves(t.get("curves")),
             )
         )
     error = None
@@ -121,6 +125,24 @@ def from_judge_report(
         gpu_lane=bool(report.get("gpu_available")),
         max_by_exercise=max_by_exercise,
     )
+
+
+def _curves(raw: object) -> list:
+    """A judge's curves, kept only in their plain form (a title and a few series of finite numbers)."""
+    import math
+
+    out: list = []
+    for c in raw if type(raw) is list else []:
+        if type(c) is not dict or type(c.get("title")) is not str or type(c.get("series")) is not dict:
+            continue
+        series = {
+            str(k)[:100]: [float(x) for x in v[:1000]]
+            for k, v in list(c["series"].items())[:8]
+            if type(v) is list and all(type(x) in (int, float) and math.isfinite(x) for x in v)
+        }
+        if series:
+            out.append({"title": c["title"][:200], "series": series})
+    return out[:4]
 
 
 def error_result(

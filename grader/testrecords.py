@@ -15,13 +15,14 @@ from .testmeta import TestMeta
 
 
 class TestRecords:
-    """Each test's record, in the order pytest ran them, and the report made of them."""
+    """Each test's record, and the report made of them (in the suites' order)."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(self) -> None:
         self.records: dict[str, dict] = {}
         self.order: list[str] = []
+        self.position: dict[str, int] = {}  # node id -> place in the suites (the report's order)
         self.exercises: dict[str, float] = {}
         self.collect_errors: list[str] = []
         # Why this judge could not finish, when the grader's machinery (not
@@ -30,6 +31,7 @@ class TestRecords:
 
     def collected(self, meta: TestMeta) -> None:
         self.exercises.setdefault(meta.exercise, 0.0)
+        self.position.setdefault(meta.nodeid, len(self.position))
 
     def collect_error(self, text: str) -> None:
         self.collect_errors.append(text)
@@ -57,9 +59,17 @@ class TestRecords:
         if rec["status"] in ("passed", "skipped"):
             rec["status"], rec["output"] = status, text
 
+    def drew(self, meta: TestMeta, curves: list[dict]) -> None:
+        """Plots a test drew for the student's feedback: a visible test's only
+        (a hidden test's would show its inputs)."""
+        if curves and meta.visibility == "visible":
+            self.record(meta)["curves"] = curves
+
     def report(self, gpu_available: bool) -> dict:
+        # In the suites' order, whatever order they ran in (hidden tests run last).
+        ordered = sorted(self.order, key=lambda n: self.position.get(n, len(self.position)))
         report = {
-            "tests": [self.records[n] for n in self.order],
+            "tests": [self.records[n] for n in ordered],
             "exercises": sorted(self.exercises),
             "collect_errors": self.collect_errors,
             "gpu_available": gpu_available,

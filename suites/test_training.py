@@ -18,7 +18,7 @@ import torch
 from hypothesis import example, given, settings, strategies as st
 from torch import nn
 
-from grader import expect, inspection, reference
+from grader import expect, feedback, inspection, reference
 ref = reference("training")
 
 # Building the first optimizer in a fresh process imports torch._dynamo (seconds on a busy machine).
@@ -654,6 +654,9 @@ def test_fit_loss_goes_down(student):
     got = [as_number(v) for v in got] if isinstance(got, list) else got
     call = "fit(model, loader of 24 learnable samples in batches of 6, epochs=8, lr=0.1)"
     want = ref.fit(model, loader_on(torch.utils.data, x, y, 6), 8, lr=0.1)
+    if isinstance(got, list) and got and all(type(v) in (int, float) for v in got):
+        # The student's feedback plots both (when their fit ran and returned numbers).
+        feedback.curve("fit: the mean loss of each epoch (same data and seed)", yours=got, reference=want)
     # Judged from the model itself: its weights, read back, and their loss on the data.
     before, after = data_loss(start, x, y), data_loss(theirs.state_dict(), x, y)
     expect.true(after < 0.8 * before,

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from ..ledger import Reporter
 from ..vocabulary import GITHUB, GRADES_CSV, JUNIT_XML, REPORT_HTML, RESULTS_JSON, TESTS_CSV
 from .csv_report import GradesCsvReporter
+from .feedback_report import feedback_reporters
 from .github import GitHubReporter
 from .gradescope import GradescopeReporter
 from .junit import JUnitReporter
@@ -23,6 +24,7 @@ REPORTERS: dict[str, tuple[Callable[[], Reporter], bool]] = {
     REPORT_HTML: (ReportHtmlReporter, True),
     JUNIT_XML: (JUnitReporter, False),
     GITHUB: (GitHubReporter, False),
+    **feedback_reporters(),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..feedback import headline
 from ..reportio import write_json_atomic
 from ..results import SubmissionResult, TestResult
 from ..vocabulary import RESULTS_JSON
@@ -41,6 +42,7 @@ def summary(r: SubmissionResult) -> str:
     lines = []
     if r.error:
         lines.append(f"Grading problem: {r.error}")
+    lines.append(headline(r))  # never "all passed" while hidden tests lose points
     for ex, (got, mx) in r.exercise_scores().items():
         lines.append(f"{ex}: {got:g}/{mx:g}")
     gpu = "ran" if r.gpu_lane else "skipped (no CUDA on the grading machine); they count for nothing"
