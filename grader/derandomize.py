@@ -28,6 +28,30 @@ def hypothesis_profile() -> None:
         suppress_health_check=list(HealthCheck),
     )
     settings.load_profile("grader")
+    _no_local_constants()
+
+
+def _no_local_constants() -> None:
+    """Only the test and its seed decide its examples.
+
+    Hypothesis (6.13x on) mixes into the inputs it draws the literals of every
+    module outside site-packages that the process has imported by then: the
+    suites, the reference, the engine.  The examples would then depend on what
+    happened to be loaded, the reference's own numbers would become test
+    inputs, and a student kit (no reference, no hidden tests) would draw other
+    inputs than grading does.  Its global constants (0, 1, the float edges...)
+    stay.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # another hypothesis: nothing to turn off
+        return
+    if callable(getattr(providers, "_get_local_constants", None)) and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+        cache = getattr(providers, "CONSTANTS_CACHE", None)
+        if cache is not None and hasattr(cache, "cache"):
+            cache.cache.clear()
 
 
 def pin_hypothesis_seeds(items: list[pytest.Item]) -> None:
