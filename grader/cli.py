@@ -103,6 +103,13 @@ def _print_roster(roster, results) -> None:
             print(f"  {for_terminal(', '.join(v for v in roster.rows[i].values() if v))}")
 
 
+def _feedback_outputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--feedback md|html`` (and ``--hidden-feedback hint``) as reporter names."""
+    if not args.feedback:
+        return ()
+    return (f"feedback.{args.feedback}" + (":hints" if args.hidden_feedback == "hint" else ""),)
+
+
 def _cluster_usable(args: argparse.Namespace) -> bool:
     """--scheduler and --cluster: one at most, well formed, and Dask installed."""
     if not (args.scheduler or args.cluster):
@@ -146,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         submission_timeout=args.submission_timeout,
         resume=not args.no_resume,
         junit=args.junit,
-        outputs=(GITHUB,) if args.github else (),
+        outputs=((GITHUB,) if args.github else ()) + _feedback_outputs(args),
         roster=roster,
         assignment=args.assignment,
         warm_up={"on": True, "off": False}.get(args.warm_up),
@@ -224,6 +231,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if wrong else 0
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from .assignment import Assignment, AssignmentError
+    from .package import build_gradescope
+
+    try:
+        assignment = Assignment.locate(args.assignment)
+    except AssignmentError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 3
+    path = build_gradescope(Path(args.out), assignment.root)
+    print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .gradebook import ExportError, export_canvas
     from .reportio import write_text_atomic
@@ -243,20 +264,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"  {for_terminal(name)}")
     for who in export.several:
         print(f"  {for_terminal(who)} handed in several submissions: the highest score is exported")
-    return 0
-
-
-def cmd_package(args: argparse.Namespace) -> int:
-    from .assignment import Assignment, AssignmentError
-    from .package import build_gradescope
-
-    try:
-        assignment = Assignment.locate(args.assignment)
-    except AssignmentError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
-        return 3
-    path = build_gradescope(Path(args.out), assignment.root)
-    print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment")
     return 0
 
 
@@ -366,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="finds the student in a submission's name: its named group names the roster column "
         "(e.g. '(?P<login>[a-z0-9]+)'); without one, the first group is looked up in the first column",
     )
+    r.add_argument(
+        "--feedback", choices=("md", "html"), help="also write DIR/<submission>/feedback.md (or .html) for students"
+    )
+    r.add_argument(
+        "--hidden-feedback",
+        choices=("none", "hint"),
+        default="none",
+        help="what feedback files say of a failed hidden test beyond that it failed: nothing, or its hint",
+    )
     r.set_defaults(func=cmd_run)
     a = sub.add_parser(
         "audit",
@@ -375,17 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", default="audit-out", metavar="DIR", help="where audit.csv and the grading go")
     a.add_argument("-j", "--jobs", type=int, default=0, help="submissions graded at once (default: CPUs)")
     a.set_defaults(func=cmd_audit)
+    k = sub.add_parser("package", help="build a platform's autograder bundle from the assignment")
+    k.add_argument("platform", choices=("gradescope",), help="gradescope: BUILD/autograder.zip")
+    k.add_argument("--out", required=True, metavar="BUILD", help="folder for the bundle")
+    k.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and solutions/")
+    k.set_defaults(func=cmd_package)
     e = sub.add_parser("export", help="write a gradebook import file from a graded folder (run with --roster)")
     e.add_argument("dir", metavar="DIR", help="the folder `grader run --out` wrote")
     e.add_argument("--format", choices=("canvas",), required=True, help="canvas: Canvas's gradebook import CSV")
     e.add_argument("--title", required=True, help="the assignment's column title in the gradebook")
     e.add_argument("-o", "--output", metavar="FILE", help="where to write it (default DIR/<format>.csv)")
     e.set_defaults(func=cmd_export)
-    k = sub.add_parser("package", help="build a platform's autograder bundle from the assignment")
-    k.add_argument("platform", choices=("gradescope",), help="gradescope: BUILD/autograder.zip")
-    k.add_argument("--out", required=True, metavar="BUILD", help="folder for the bundle")
-    k.add_argument("--assignment", metavar="DIR", help="folder holding suites/ and solutions/")
-    k.set_defaults(func=cmd_package)
     d = sub.add_parser("doctor", help="show which sandbox protections this machine supports")
     d.set_defaults(func=cmd_doctor)
     rel = sub.add_parser("release", help="build the student kit: stubs, notebook, visible tests, recorded reference")
