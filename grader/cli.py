@@ -175,6 +175,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    _summarize(args, outcome, jobs, roster)
+    under = _under_floor(args, outcome.results)
+    if outcome.failures:
+        return GRADER_FAILED
+    return FAILED_UNDER if under else 0
+
+
+def _summarize(args: argparse.Namespace, outcome, jobs: int, roster) -> None:
+    """The run's summary: the table, where and how it graded, and what the grader failed."""
     print()
     print(_table(outcome))
     print()
@@ -198,10 +207,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         for name, why in outcome.failures:
             print(f"  {for_terminal(name)}: {for_terminal(why)}", file=sys.stderr)
-    under = _under_floor(args, outcome.results)
-    if outcome.failures:
-        return GRADER_FAILED
-    return FAILED_UNDER if under else 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -311,7 +316,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercise submissions.")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="grade submissions and write grades.csv and results.json")
+    _add_run(sub.add_parser("run", help="grade submissions and write grades.csv and results.json"))
+    _add_tools(sub)
+    return p
+
+
+def _add_run(r: argparse.ArgumentParser) -> None:
+    """`grader run`: what to grade, how, and where."""
     r.add_argument(
         "submissions",
         nargs="+",
@@ -330,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per call into student code")
     r.add_argument("--submission-timeout", type=float, default=600.0, help="seconds per submission")
     r.add_argument("--no-resume", action="store_true", help="grade everything again")
+    _add_run_outputs(r)
+
+
+def _add_run_outputs(r: argparse.ArgumentParser) -> None:
+    """`grader run`'s outputs beyond the default ones, and where it grades."""
     r.add_argument("--junit", action="store_true", help="also write DIR/junit.xml")
     r.add_argument(
         "--github",
@@ -383,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="what feedback files say of a failed hidden test beyond that it failed: nothing, or its hint",
     )
     r.set_defaults(func=cmd_run)
+
+
+def _add_tools(sub: argparse._SubParsersAction) -> None:
+    """The other commands: audit, package, export, doctor, release, check."""
     a = sub.add_parser(
         "audit",
         help="check that the suites give the reference every point, stubs and junk none, and catch every mutant",
@@ -424,7 +444,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--timeout", type=float, default=10.0, help="seconds per call into your code")
     c.set_defaults(func=cmd_check)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

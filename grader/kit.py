@@ -254,6 +254,55 @@ def _mutant_submissions(root: Path, folder: Path, exercises: list[str]) -> list[
 # --------------------------------------------------------------------------- the release
 
 
+def _graded_as_promised(reference: Path, stub_dir: Path, root: Path, scratch: Path, jobs: int, log) -> dict:
+    """The reference's result, once it gets every point and the stubs none; else why not."""
+    log("grading the reference and the stubs on every test ...")
+    graded = _grade([reference, stub_dir], root, scratch / "graded", jobs)
+    ref_result, stub_result = graded.get("solutions"), graded.get("stubs")
+    if ref_result is None or stub_result is None or ref_result.get("error") or stub_result.get("error"):
+        problem = (ref_result or {}).get("error") or (stub_result or {}).get("error") or "no result"
+        raise ReleaseError(f"the reference or the stubs could not be graded: {problem}")
+    if _lost(ref_result):
+        raise ReleaseError(
+            "the reference loses points, so the kit would mislead students:\n  " + "\n  ".join(_lost(ref_result))
+        )
+    if _earned(stub_result):
+        raise ReleaseError("the stubs earn points:\n  " + "\n  ".join(_earned(stub_result)))
+    return ref_result
+
+
+def _check_kit(kit: Path, reference: Path, stub_dir: Path, scratch: Path, jobs: int, log) -> None:
+    """The kit on its own gives the reference every visible point and the stubs none."""
+    log("checking the kit on its own: the reference gets every visible point, the stubs none ...")
+    checked = _grade([reference, stub_dir], kit, scratch / "kit-check", jobs)
+    unchecked = [
+        f"{t['exercise']}: {t['name']} ({t['output'][:300]})"
+        for t in checked["solutions"]["tests"]
+        if t["status"] not in (PASSED, SKIPPED) or CHECKED_WHEN_GRADED in t["output"]
+    ]
+    if unchecked:
+        raise ReleaseError("the kit cannot check the reference on these tests:\n  " + "\n  ".join(unchecked))
+    if _earned(checked["stubs"]):
+        raise ReleaseError("the stubs earn points in the kit:\n  " + "\n  ".join(_earned(checked["stubs"])))
+
+
+def _write_kit_files(
+    kit: Path, staging: Path, made: dict, root: Path, exercises: list, visible: int, hidden: int, ref_result: dict
+) -> None:
+    """Everything in the kit beside its suites: stubs, notebook, requirements, README, and its mark."""
+    if (staging / "grader.toml").is_file():
+        shutil.copyfile(staging / "grader.toml", kit / "grader.toml")
+    (kit / "exercises").mkdir()
+    for module, text in made.items():
+        (kit / "exercises" / f"{module}.py").write_text(text)
+    (kit / "course.ipynb").write_text(notebook(made, f"{root.name}: the exercises"))
+    (kit / "requirements.txt").write_text(requirements())
+    (kit / "README.md").write_text(student_readme(exercises, visible, hidden, ref_result))
+    (kit / "suites" / KIT_MARK).write_text(
+        json.dumps({"exercises": exercises, "visible_tests": visible, "hidden_tests": hidden}, indent=1) + "\n"
+    )
+
+
 def release(
     assignment_dir: str | None,
     out: Path,
@@ -276,18 +325,7 @@ def release(
             (stub_dir / f"{module}.py").write_text(text)
         reference = root / "solutions"
 
-        log("grading the reference and the stubs on every test ...")
-        graded = _grade([reference, stub_dir], root, scratch / "graded", jobs)
-        ref_result, stub_result = graded.get("solutions"), graded.get("stubs")
-        if ref_result is None or stub_result is None or ref_result.get("error") or stub_result.get("error"):
-            problem = (ref_result or {}).get("error") or (stub_result or {}).get("error") or "no result"
-            raise ReleaseError(f"the reference or the stubs could not be graded: {problem}")
-        if _lost(ref_result):
-            raise ReleaseError(
-                "the reference loses points, so the kit would mislead students:\n  " + "\n  ".join(_lost(ref_result))
-            )
-        if _earned(stub_result):
-            raise ReleaseError("the stubs earn points:\n  " + "\n  ".join(_earned(stub_result)))
+        ref_result = _graded_as_promised(reference, stub_dir, root, scratch, jobs, log)
         visibility = {t["nodeid"]: t["visibility"] for t in ref_result["tests"]}
 
         files, visible, hidden = kit_suites(root, visibility)
@@ -312,29 +350,8 @@ def release(
         from .oracle import merge
 
         answers, dropped = merge(scratch / "records", kit / "suites" / ORACLE_FILE)
-        if (staging / "grader.toml").is_file():
-            shutil.copyfile(staging / "grader.toml", kit / "grader.toml")
-        (kit / "exercises").mkdir()
-        for module, text in made.items():
-            (kit / "exercises" / f"{module}.py").write_text(text)
-        (kit / "course.ipynb").write_text(notebook(made, f"{root.name}: the exercises"))
-        (kit / "requirements.txt").write_text(requirements())
-        (kit / "README.md").write_text(student_readme(exercises, visible, hidden, ref_result))
-        (kit / "suites" / KIT_MARK).write_text(
-            json.dumps({"exercises": exercises, "visible_tests": visible, "hidden_tests": hidden}, indent=1) + "\n"
-        )
-
-        log("checking the kit on its own: the reference gets every visible point, the stubs none ...")
-        checked = _grade([reference, stub_dir], kit, scratch / "kit-check", jobs)
-        unchecked = [
-            f"{t['exercise']}: {t['name']} ({t['output'][:300]})"
-            for t in checked["solutions"]["tests"]
-            if t["status"] not in (PASSED, SKIPPED) or CHECKED_WHEN_GRADED in t["output"]
-        ]
-        if unchecked:
-            raise ReleaseError("the kit cannot check the reference on these tests:\n  " + "\n  ".join(unchecked))
-        if _earned(checked["stubs"]):
-            raise ReleaseError("the stubs earn points in the kit:\n  " + "\n  ".join(_earned(checked["stubs"])))
+        _write_kit_files(kit, staging, made, root, exercises, visible, hidden, ref_result)
+        _check_kit(kit, reference, stub_dir, scratch, jobs, log)
 
         if out.exists():
             shutil.rmtree(out)
